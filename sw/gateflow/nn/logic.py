@@ -1,0 +1,304 @@
+"""Differentiable logic gate networks (difflogic; "Mind the Gap" Gumbel training).
+
+Every neuron reads two fixed inputs ``a`` and ``b`` of the previous layer and
+learns 16 logits, one per gate of :mod:`gateflow.gates`. Gate ``g`` is the
+polynomial ``c0 + c1*a + c2*b + c3*a*b`` with coefficients ``poly_matrix()[g]``,
+so a mixture ``sum_g w_g * gate_g(a, b)`` equals the single polynomial with
+coefficients ``w @ poly_matrix()``: the forward computes 4 coefficients per
+neuron instead of 16 gate outputs (mathematically the difflogic formulation).
+
+How a layer computes (the ``how`` argument; default from ``module.training``):
+
+* ``"train"`` (training mode): ``mode="softmax"`` uses ``w = softmax(logits)``;
+  ``mode="gumbel"`` adds Gumbel(0, 1) noise to the logits and uses the hard
+  one-hot argmax forward with straight-through gradients of the softmax of the
+  noisy logits (outputs stay exactly 0/1 on 0/1 inputs). One noise sample per
+  neuron and forward call, shared by the batch: each step trains one sampled
+  discrete network.
+* ``"soft"``: the softmax mixture without noise, whatever the mode.
+* ``"hard"`` (eval mode): one gate per neuron, ``argmax(logits)`` (ties to the
+  lowest gate id), outputs exactly 0.0/1.0. This is what the hardware computes.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gateflow import gates
+from gateflow.encoding import ThermometerEncoder
+from gateflow.errors import GateflowError
+from gateflow.nn.encoding import Thermometer
+
+How = Literal["train", "soft", "hard"]
+MODES = ("softmax", "gumbel")
+CONNECTIONS = ("random", "unique")
+HOWS = ("train", "soft", "hard")
+RESIDUAL_LOGIT = 5.0  # logit of the pass-through gate under residual_init; the others are 0
+CHECKPOINT_FORMAT = "gateflow.logicnet"
+CHECKPOINT_VERSION = 1
+
+
+class ModelError(GateflowError):
+    """An invalid network definition or an unreadable checkpoint."""
+
+
+# ------------------------------------------------------------------ wiring
+def random_wiring(
+    in_dim: int, out_dim: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """difflogic's random wiring: every input is read at least once when 2*out >= in."""
+    c = torch.randperm(2 * out_dim, generator=generator) % in_dim
+    c = torch.randperm(in_dim, generator=generator)[c]
+    return c[:out_dim].clone(), c[out_dim:].clone()
+
+
+def unique_wiring(
+    in_dim: int, out_dim: int, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random wiring with ``a != b`` for every neuron, still reading every input
+    when 2*out >= in (collisions are repaired by swapping ``b`` between neurons,
+    which keeps the multiset of inputs read)."""
+    if in_dim < 2:
+        raise ModelError("unique wiring needs at least 2 inputs")
+    a, b = random_wiring(in_dim, out_dim, generator)
+    a_np, b_np = a.numpy().copy(), b.numpy().copy()
+    for i in np.flatnonzero(a_np == b_np):
+        for _ in range(100 * out_dim + 100):
+            j = int(torch.randint(out_dim, (1,), generator=generator))
+            if b_np[j] != a_np[i] and a_np[j] != b_np[i]:
+                b_np[i], b_np[j] = b_np[j], b_np[i]
+                break
+        else:  # pragma: no cover - needs one input to fill more than half the slots
+            raise ModelError(f"could not wire {out_dim} neurons on {in_dim} inputs with a != b")
+    return torch.from_numpy(a_np), torch.from_numpy(b_np)
+
+
+# ------------------------------------------------------------------ layers
+class LogicLayer(nn.Module):
+    """``out_dim`` two-input gates over fixed inputs ``a``, ``b`` of ``in_dim`` bits."""
+
+    a: torch.Tensor
+    b: torch.Tensor
+    poly: torch.Tensor
+
+    def __init__(
+        self,
+        in_dim: int,
+        out_dim: int,
+        connections: str = "random",
+        mode: str = "softmax",
+        residual_init: bool = False,
+        generator: torch.Generator | None = None,
+        temperature: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if in_dim < 1 or out_dim < 1:
+            raise ModelError(f"layer sizes must be >= 1, got {in_dim} -> {out_dim}")
+        if connections not in CONNECTIONS:
+            raise ModelError(f"connections must be one of {CONNECTIONS}, got {connections!r}")
+        if mode not in MODES:
+            raise ModelError(f"mode must be one of {MODES}, got {mode!r}")
+        if temperature <= 0:
+            raise ModelError(f"temperature must be > 0, got {temperature}")
+        self.in_dim, self.out_dim = in_dim, out_dim
+        self.connections, self.mode, self.temperature = connections, mode, float(temperature)
+        wiring = random_wiring if connections == "random" else unique_wiring
+        a, b = wiring(in_dim, out_dim, generator)
+        self.register_buffer("a", a.to(torch.int64))
+        self.register_buffer("b", b.to(torch.int64))
+        if residual_init:
+            logits = torch.zeros(out_dim, gates.NUM_GATES)
+            logits[:, gates.PASS_A] = RESIDUAL_LOGIT
+        else:
+            logits = torch.randn(out_dim, gates.NUM_GATES, generator=generator)
+        self.logits = nn.Parameter(logits)
+        self.register_buffer("poly", torch.from_numpy(gates.poly_matrix().copy()), persistent=False)
+
+    def ops(self) -> torch.Tensor:
+        """Gate id of every neuron after discretization: LongTensor [out_dim]."""
+        return self.logits.detach().argmax(dim=-1)
+
+    def weights(self, how: How) -> torch.Tensor:
+        """Mixture weights [out_dim, 16] over the gates."""
+        if how == "hard":
+            return F.one_hot(self.ops(), gates.NUM_GATES).to(self.logits.dtype)
+        if how == "soft" or (how == "train" and self.mode == "softmax"):
+            return torch.softmax(self.logits, dim=-1)
+        if how == "train":  # gumbel: hard forward, straight-through softmax gradients
+            noise = -torch.empty_like(self.logits).exponential_().log()
+            soft = torch.softmax((self.logits + noise) / self.temperature, dim=-1)
+            hard = F.one_hot(soft.argmax(dim=-1), gates.NUM_GATES).to(soft.dtype)
+            return hard + (soft - soft.detach())  # exactly one-hot in value
+        raise ModelError(f"how must be one of {HOWS}, got {how!r}")
+
+    def coefficients(self, how: How) -> torch.Tensor:
+        """Per-neuron polynomial coefficients (c0, c1, c2, c3): [out_dim, 4]."""
+        if how == "hard":
+            return self.poly[self.ops()]
+        return self.weights(how) @ self.poly
+
+    def forward(self, x: torch.Tensor, how: How | None = None) -> torch.Tensor:
+        """``x``: [batch, in_dim] in [0, 1] -> [batch, out_dim]."""
+        if how is None:
+            how = "train" if self.training else "hard"
+        c = self.coefficients(how)
+        xa = x.index_select(-1, self.a)
+        xb = x.index_select(-1, self.b)
+        return c[:, 0] + xa * (c[:, 1] + c[:, 3] * xb) + c[:, 2] * xb
+
+    def extra_repr(self) -> str:
+        return f"{self.in_dim} -> {self.out_dim}, connections={self.connections}, mode={self.mode}"
+
+
+class GroupSum(nn.Module):
+    """Class scores: column group ``c*k .. c*k+k-1`` summed per class ``c``.
+
+    Divided by ``tau`` in training mode only; in eval mode the scores are the raw
+    (integer-valued) counts, exactly what the hardware's popcounts produce.
+    """
+
+    def __init__(self, num_classes: int, tau: float = 1.0) -> None:
+        super().__init__()
+        if num_classes < 1 or tau <= 0:
+            raise ModelError(f"need num_classes >= 1 and tau > 0, got {num_classes}, {tau}")
+        self.num_classes, self.tau = num_classes, float(tau)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % self.num_classes:
+            raise ModelError(f"{x.shape[-1]} outputs do not split into {self.num_classes} groups")
+        s = x.reshape(*x.shape[:-1], self.num_classes, -1).sum(dim=-1)
+        return s / self.tau if self.training else s
+
+    def extra_repr(self) -> str:
+        return f"num_classes={self.num_classes}, tau={self.tau}"
+
+
+# ------------------------------------------------------------------ network
+class LogicNet(nn.Module):
+    """Thermometer encoder -> logic layers -> GroupSum.
+
+    ``forward(x_raw)`` takes raw integer features [batch, F] and returns class
+    scores [batch, num_classes]. ``config`` holds every constructor argument in
+    JSON types (the encoder as its dict), enough to rebuild the network.
+    """
+
+    def __init__(
+        self,
+        encoder: ThermometerEncoder | dict[str, Any],
+        widths: Sequence[int],
+        num_classes: int,
+        tau: float = 10.0,
+        connections: str = "random",
+        mode: str = "softmax",
+        residual_init: bool = False,
+        seed: int = 0,
+        temperature: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if isinstance(encoder, dict):
+            encoder = ThermometerEncoder.from_dict(encoder)
+        widths = [int(w) for w in widths]
+        if not widths or min(widths) < 1:
+            raise ModelError(f"widths must be a non-empty list of positive ints, got {widths}")
+        if widths[-1] % num_classes:
+            raise ModelError(
+                f"the last width ({widths[-1]}) must be divisible by num_classes ({num_classes})"
+            )
+        self.config: dict[str, Any] = {
+            "encoder": encoder.to_dict(),
+            "widths": widths,
+            "num_classes": int(num_classes),
+            "tau": float(tau),
+            "connections": connections,
+            "mode": mode,
+            "residual_init": bool(residual_init),
+            "seed": int(seed),
+            "temperature": float(temperature),
+        }
+        gen = torch.Generator().manual_seed(int(seed))
+        self.encoder = Thermometer(encoder)
+        dims = [encoder.num_bits, *widths]
+        self.layers = nn.ModuleList(
+            LogicLayer(i, o, connections, mode, residual_init, gen, temperature)
+            for i, o in zip(dims[:-1], dims[1:], strict=True)
+        )
+        self.head = GroupSum(num_classes, tau)
+
+    @property
+    def num_classes(self) -> int:
+        return self.head.num_classes
+
+    @property
+    def num_gates(self) -> int:
+        return sum(layer.out_dim for layer in self.layers)
+
+    def ops(self) -> list[torch.Tensor]:
+        """Gate ids of every layer (LongTensor [width] each)."""
+        return [layer.ops() for layer in self.layers]
+
+    def forward(self, x: torch.Tensor, how: How | None = None) -> torch.Tensor:
+        h = self.encoder(x)
+        for layer in self.layers:
+            h = layer(h, how)
+        return self.head(h)
+
+    @torch.no_grad()
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """Hard (discretized) class predictions, argmax ties to the lowest class."""
+        return self(x, how="hard").argmax(dim=-1)
+
+    # ------------------------------------------------------------ checkpoints
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> LogicNet:
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ModelError(f"invalid LogicNet config: {exc}") from None
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write config + state_dict atomically (temp file + ``os.replace``)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ckpt = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "config": self.config,
+            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
+        }
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                torch.save(ckpt, f)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], map_location: str = "cpu") -> LogicNet:
+        """Rebuild a network saved by :meth:`save`; returned in eval mode."""
+        try:
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        except FileNotFoundError:
+            raise ModelError(f"no checkpoint at {path}") from None
+        except Exception as exc:  # torch raises many kinds for a corrupt file
+            raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+            raise ModelError(f"{path} is not a gateflow LogicNet checkpoint")
+        if ckpt.get("version") != CHECKPOINT_VERSION:
+            raise ModelError(f"{path}: checkpoint version {ckpt.get('version')} is not supported")
+        model = cls.from_config(ckpt["config"])
+        try:
+            model.load_state_dict(ckpt["state_dict"])
+        except RuntimeError as exc:
+            raise ModelError(f"{path}: state does not match its config: {exc}") from None
+        return model.eval()

@@ -1,0 +1,303 @@
+"""Training of logic gate networks: dataset -> encoder -> LogicNet -> Adam.
+
+``train(config)`` is reproducible: the same config (seed included) on the same
+machine, torch version and thread count gives identical logits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from gateflow.data import Dataset, get_dataset
+from gateflow.encoding import ThermometerEncoder, center_crop_features
+from gateflow.errors import GateflowError
+from gateflow.nn import LogicNet
+from gateflow.nn.logic import CONNECTIONS, MODES, How
+
+log = logging.getLogger(__name__)
+
+ENCODINGS = ("uniform", "quantile")
+SCHEDULES = ("constant", "cosine")
+DEVICES = ("cpu", "cuda", "auto")
+
+
+class TrainError(GateflowError):
+    """An invalid training configuration."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run depends on; round-trips through JSON (``to_dict``)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    download: bool = False
+    crop: int | None = None  # keep only the centred crop x crop pixels (image datasets)
+    encoding: str = "uniform"  # "uniform" (over the data's value range) or "quantile"
+    bits_per_feature: int = 2
+    widths: list[int] = field(default_factory=lambda: [1000, 1000])
+    tau: float = 10.0
+    mode: str = "gumbel"
+    connections: str = "unique"
+    residual_init: bool = False
+    temperature: float = 1.0  # Gumbel-softmax temperature (gumbel mode)
+    lr: float = 0.1  # Adam; Gumbel training liked 0.1 on digits and MNIST (0.01 was much slower)
+    schedule: str = "constant"  # learning rate: "constant" or "cosine" (decays to 0 at the end)
+    batch_size: int = 128
+    steps: int | None = 2000  # optimiser steps; ignored when epochs is set
+    epochs: int | None = None
+    eval_every: int = 0  # evaluate the test split every n steps (0: only at the end)
+    seed: int = 0
+    threads: int | None = None  # torch CPU threads (None: leave torch's default)
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - names)
+        if unknown:
+            raise TrainError(f"unknown training option(s): {', '.join(unknown)}")
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.encoding not in ENCODINGS:
+            raise TrainError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
+        if self.mode not in MODES:
+            raise TrainError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.connections not in CONNECTIONS:
+            raise TrainError(f"connections must be one of {CONNECTIONS}, got {self.connections!r}")
+        if self.schedule not in SCHEDULES:
+            raise TrainError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
+        if self.device not in DEVICES:
+            raise TrainError(f"device must be one of {DEVICES}, got {self.device!r}")
+        if self.epochs is None and (self.steps is None or self.steps < 1):
+            raise TrainError("set steps >= 1 or epochs >= 1")
+        if self.epochs is not None and self.epochs < 1:
+            raise TrainError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 1 or self.lr <= 0 or self.tau <= 0 or self.bits_per_feature < 1:
+            raise TrainError("batch_size, lr, tau and bits_per_feature must be positive")
+        if not self.widths or min(self.widths) < 1:
+            raise TrainError(f"widths must be positive, got {self.widths}")
+
+
+# The default small network for digits (what `make sim` trains): 2-bit uniform
+# thermometer (thresholds 6 and 11 on 0..16: 128 input bits), two layers of
+# 1,000 gates (2,000 in all; 100 output bits per class), Gumbel training.
+# One torch thread: these tensors are too small to gain from intra-op threads,
+# and on a busy 2-core machine a second thread made each step ~100x slower.
+DEFAULT_DIGITS = TrainConfig(
+    dataset="digits",
+    encoding="uniform",
+    bits_per_feature=2,
+    widths=[1000, 1000],
+    tau=4.0,
+    mode="gumbel",
+    connections="unique",
+    lr=0.1,
+    batch_size=128,
+    steps=3000,
+    seed=0,
+    threads=1,
+)
+
+
+@dataclass
+class TrainResult:
+    """Accuracies after training: ``soft`` = softmax mixture (no noise), ``hard`` =
+    discretized (eval mode, one gate per neuron: what the hardware computes)."""
+
+    train_acc_soft: float
+    train_acc_hard: float
+    test_acc_soft: float
+    test_acc_hard: float
+    steps: int
+    seconds: float
+    num_gates: int
+    num_input_bits: int
+    final_loss: float
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TrainError("device 'cuda' requested but torch sees no CUDA device")
+    return torch.device(device)
+
+
+def make_encoder(config: TrainConfig, data: Dataset) -> ThermometerEncoder:
+    """The thermometer encoder ``config`` asks for, fitted to the training split."""
+    features = None
+    if config.crop is not None:
+        if data.shape is None:
+            raise TrainError(f"crop needs an image dataset; {data.name} has no image shape")
+        features = center_crop_features(data.shape, config.crop)
+    if config.encoding == "quantile":
+        return ThermometerEncoder.quantile(data.X_train, config.bits_per_feature, features)
+    lo, hi = int(data.X_train.min()), int(data.X_train.max())
+    return ThermometerEncoder.uniform(data.num_features, config.bits_per_feature, lo, hi, features)
+
+
+def build_model(config: TrainConfig, encoder: ThermometerEncoder, num_classes: int) -> LogicNet:
+    return LogicNet(
+        encoder,
+        config.widths,
+        num_classes,
+        tau=config.tau,
+        connections=config.connections,
+        mode=config.mode,
+        residual_init=config.residual_init,
+        seed=config.seed,
+        temperature=config.temperature,
+    )
+
+
+@torch.no_grad()
+def evaluate(
+    model: LogicNet,
+    X: torch.Tensor | np.ndarray,
+    y: torch.Tensor | np.ndarray,
+    how: How = "hard",
+    batch_size: int = 4096,
+) -> float:
+    """Accuracy of ``model`` on raw ``X``; ``how`` = "hard" (discretized) or "soft"."""
+    device = next(model.parameters()).device
+    X = torch.as_tensor(X, device=device)
+    y = torch.as_tensor(y, device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        correct = 0
+        for i in range(0, len(y), batch_size):
+            pred = model(X[i : i + batch_size], how=how).argmax(dim=-1)
+            correct += int((pred == y[i : i + batch_size]).sum())
+    finally:
+        model.train(was_training)
+    return correct / max(len(y), 1)
+
+
+def train(
+    config: TrainConfig, progress: bool = True, data: Dataset | None = None
+) -> tuple[LogicNet, TrainResult]:
+    """Train a LogicNet as ``config`` says; returns the model (in eval mode) and results.
+
+    ``data`` overrides loading ``config.dataset`` (e.g. to reuse a loaded dataset).
+    """
+    config.validate()
+    threads_before = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, progress, data)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(
+    config: TrainConfig, progress: bool, data: Dataset | None
+) -> tuple[LogicNet, TrainResult]:
+    seed_everything(config.seed)
+    device = resolve_device(config.device)
+    if data is None:
+        data = get_dataset(config.dataset, config.data_dir, download=config.download)
+    encoder = make_encoder(config, data)
+    model = build_model(config, encoder, data.num_classes).to(device)
+    log.info(
+        "training %s on %s: %d input bits, widths %s (%d gates), %s mode, device %s",
+        type(model).__name__, data.name, encoder.num_bits, config.widths, model.num_gates,
+        config.mode, device,
+    )  # fmt: skip
+
+    X_train = torch.as_tensor(data.X_train, device=device)
+    y_train = torch.as_tensor(data.y_train, device=device)
+    n = len(y_train)
+    batch_size = min(config.batch_size, n)
+    per_epoch = math.ceil(n / batch_size)
+    steps = config.epochs * per_epoch if config.epochs is not None else int(config.steps or 0)
+
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
+        if config.schedule == "cosine"
+        else None
+    )
+    batch_gen = torch.Generator().manual_seed(config.seed)
+    history: list[dict[str, float]] = []
+    loss_value = float("nan")
+    perm = torch.empty(0, dtype=torch.int64)
+    start = time.perf_counter()
+    bar = tqdm(total=steps, desc="train", unit="step", disable=None if progress else True)
+    model.train()
+    for step in range(1, steps + 1):
+        pos = ((step - 1) % per_epoch) * batch_size
+        if pos == 0:
+            perm = torch.randperm(n, generator=batch_gen).to(device)
+        idx = perm[pos : pos + batch_size]
+        loss = F.cross_entropy(model(X_train[idx]), y_train[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        loss_value = float(loss.detach())
+        bar.update(1)
+        if step % 50 == 0 or step == steps:
+            bar.set_postfix(loss=f"{loss_value:.3f}")
+        if config.eval_every and step % config.eval_every == 0 and step != steps:
+            acc = evaluate(model, data.X_test, data.y_test, "hard")
+            history.append({"step": step, "loss": loss_value, "test_acc_hard": acc})
+            log.info("step %d: loss %.4f, test accuracy (hard) %.4f", step, loss_value, acc)
+    bar.close()
+    seconds = time.perf_counter() - start
+
+    model.eval()
+    accs = {
+        f"{split}_acc_{how}": evaluate(model, X, y, how)  # type: ignore[arg-type]
+        for split, X, y in (
+            ("train", data.X_train, data.y_train),
+            ("test", data.X_test, data.y_test),
+        )
+        for how in ("soft", "hard")
+    }
+    history.append({"step": steps, "loss": loss_value, "test_acc_hard": accs["test_acc_hard"]})
+    result = TrainResult(
+        **accs,
+        steps=steps,
+        seconds=seconds,
+        num_gates=model.num_gates,
+        num_input_bits=encoder.num_bits,
+        final_loss=loss_value,
+        history=history,
+    )
+    log.info(
+        "trained %d steps in %.1f s: test accuracy %.4f hard, %.4f soft; train %.4f hard",
+        steps, seconds, result.test_acc_hard, result.test_acc_soft, result.train_acc_hard,
+    )  # fmt: skip
+    return model, result
