@@ -175,12 +175,12 @@ def from_dict(data: Any) -> Netlist:
         raise IRError(f"IR: expected a JSON object, got {type(data).__name__}")
     if data.get("format") != IR_FORMAT:
         raise IRError(f"IR: format is {data.get('format')!r}, expected {IR_FORMAT!r}")
-    _expect_keys(data, "IR", {"format", "version", "encoder", "layers", "head"}, {"meta"})
-    version = data["version"]
+    version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int):
         raise IRError(f"IR: version must be an integer, got {json.dumps(version)[:40]}")
     if version != IR_VERSION:
         raise IRError(f"IR: version {version} is not supported (this gateflow reads {IR_VERSION})")
+    _expect_keys(data, "IR", {"format", "version", "encoder", "layers", "head"}, {"meta"})
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
         raise IRError("IR: meta must be an object")
