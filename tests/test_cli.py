@@ -9,7 +9,9 @@ import pytest
 
 def run(*args, timeout=900):
     return subprocess.run(
-        [sys.executable, "-m", "gateflow.cli", *args], capture_output=True, text=True,
+        [sys.executable, "-m", "gateflow.cli", *args],
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
 
@@ -53,8 +55,9 @@ def test_errors_are_one_line(args, message):
     assert message in proc.stderr.lower()
 
 
-@pytest.mark.parametrize("args", [["train", "--widths", "0"], ["sim", "--pipeline-every", "-1"],
-                                  ["gen"], ["frobnicate"]])
+@pytest.mark.parametrize(
+    "args", [["train", "--widths", "0"], ["sim", "--pipeline-every", "-1"], ["gen"], ["frobnicate"]]
+)
 def test_bad_arguments_exit_with_usage(args):
     proc = run(*args)
     assert proc.returncode == 2

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from gateflow.data import (
     DIGITS_TEST_SIZE,
     MD5,

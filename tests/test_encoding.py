@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from gateflow.encoding import EncodingError, ThermometerEncoder, center_crop_features
 from gateflow.errors import GateflowError
 from gateflow.nn import Thermometer

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from gateflow.data import Dataset, load_digits
 from gateflow.train import (
     DEFAULT_DIGITS,

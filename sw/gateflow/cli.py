@@ -22,7 +22,9 @@ def _widths(text: str) -> list[int]:
     try:
         widths = [int(w) for w in text.split(",") if w.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
     if not widths or min(widths) < 1:
         raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
     return widths
@@ -32,7 +34,7 @@ def _nonneg(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
     return value
@@ -46,21 +48,36 @@ def _positive(text: str) -> int:
 
 
 def _add_data_args(p: argparse.ArgumentParser, default: str | None = "digits") -> None:
-    p.add_argument("--dataset", choices=("digits", "mnist", "fashion-mnist"), default=default,
-                   help="dataset (default: %(default)s; digits is bundled and works offline)")
+    p.add_argument(
+        "--dataset",
+        choices=("digits", "mnist", "fashion-mnist"),
+        default=default,
+        help="dataset (default: %(default)s; digits is bundled and works offline)",
+    )
     p.add_argument("--data-dir", help="folder of the MNIST/Fashion-MNIST IDX files")
-    p.add_argument("--download", action="store_true",
-                   help="download missing IDX files into --data-dir (checksums verified)")
+    p.add_argument(
+        "--download",
+        action="store_true",
+        help="download missing IDX files into --data-dir (checksums verified)",
+    )
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
     from .train import DEFAULT_DIGITS as d
 
     g = p.add_argument_group("training (defaults: the small digits network)")
-    g.add_argument("--widths", type=_widths, default=d.widths,
-                   help="gates per layer, comma-separated (default: %(default)s)")
-    g.add_argument("--mode", choices=("gumbel", "softmax"), default=d.mode,
-                   help="gumbel: hard forward + straight-through; softmax: mixture of 16 gates")
+    g.add_argument(
+        "--widths",
+        type=_widths,
+        default=d.widths,
+        help="gates per layer, comma-separated (default: %(default)s)",
+    )
+    g.add_argument(
+        "--mode",
+        choices=("gumbel", "softmax"),
+        default=d.mode,
+        help="gumbel: hard forward + straight-through; softmax: mixture of 16 gates",
+    )
     g.add_argument("--steps", type=_positive, default=d.steps)
     g.add_argument("--batch-size", type=_positive, default=d.batch_size)
     g.add_argument("--lr", type=float, default=d.lr)
@@ -71,8 +88,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--residual-init", action="store_true", help="start every gate as pass-through")
     g.add_argument("--crop", type=_positive, help="keep the centred CROP x CROP pixels")
     g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument("--threads", type=_positive, default=d.threads,
-                   help="torch CPU threads (default: %(default)s)")
+    g.add_argument(
+        "--threads",
+        type=_positive,
+        default=d.threads,
+        help="torch CPU threads (default: %(default)s)",
+    )
     g.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -81,28 +102,44 @@ def _train_config(args: argparse.Namespace):
     from .train import DEFAULT_DIGITS
 
     return DEFAULT_DIGITS.replace(
-        dataset=args.dataset or "digits", data_dir=args.data_dir, download=args.download,
-        widths=args.widths, mode=args.mode, steps=args.steps, batch_size=args.batch_size,
-        lr=args.lr, tau=args.tau, bits_per_feature=args.bits_per_feature,
-        encoding=args.encoding, connections=args.connections, residual_init=args.residual_init,
-        crop=args.crop, seed=args.seed, threads=args.threads, device=args.device,
+        dataset=args.dataset or "digits",
+        data_dir=args.data_dir,
+        download=args.download,
+        widths=args.widths,
+        mode=args.mode,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        tau=args.tau,
+        bits_per_feature=args.bits_per_feature,
+        encoding=args.encoding,
+        connections=args.connections,
+        residual_init=args.residual_init,
+        crop=args.crop,
+        seed=args.seed,
+        threads=args.threads,
+        device=args.device,
     )
 
 
 def _add_core_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("core generation")
-    g.add_argument("--pipeline-every", type=_nonneg, default=1,
-                   help="a register stage after every N gate layers; 0 = none (default: 1)")
-    g.add_argument("--no-scores", action="store_true",
-                   help="output only the class index, not the class scores")
+    g.add_argument(
+        "--pipeline-every",
+        type=_nonneg,
+        default=1,
+        help="a register stage after every N gate layers; 0 = none (default: 1)",
+    )
+    g.add_argument(
+        "--no-scores", action="store_true", help="output only the class index, not the class scores"
+    )
     g.add_argument("--top", default="gf_core", help="top module name (default: %(default)s)")
 
 
 def _core_options(args: argparse.Namespace):
     from .codegen import CoreOptions
 
-    return CoreOptions(top=args.top, pipeline_every=args.pipeline_every,
-                       scores=not args.no_scores)
+    return CoreOptions(top=args.top, pipeline_every=args.pipeline_every, scores=not args.no_scores)
 
 
 def _load_dataset(args: argparse.Namespace, net=None):
@@ -133,8 +170,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     r = trained.result
     for s in trained.stats:
         print(f"pass {s.line()}")
-    print(f"trained {config.dataset} in {r.seconds:.1f} s: test accuracy "
-          f"{_pct(r.test_acc_hard)} discretized, {_pct(r.test_acc_soft)} soft")
+    print(
+        f"trained {config.dataset} in {r.seconds:.1f} s: test accuracy "
+        f"{_pct(r.test_acc_hard)} discretized, {_pct(r.test_acc_soft)} soft"
+    )
     print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
     return 0
 
@@ -151,8 +190,10 @@ def cmd_gen(args: argparse.Namespace) -> int:
             print(f"pass {s.line()}")
     core = generate(net, args.out, _core_options(args))
     m = core.manifest
-    print(f"generated {core.top} in {core.out_dir}: {m['num_gates']} gates, "
-          f"{m['input']['width']} input bits, latency {m['latency_cycles']} cycles")
+    print(
+        f"generated {core.top} in {core.out_dir}: {m['num_gates']} gates, "
+        f"{m['input']['width']} input bits, latency {m['latency_cycles']} cycles"
+    )
     return 0
 
 
@@ -193,15 +234,19 @@ def cmd_sim(args: argparse.Namespace) -> int:
         net = trained.net
         for s in trained.stats:
             print(f"pass {s.line()}")
-        print(f"trained {config.dataset}: {net.num_gates} gates after passes, "
-              f"torch eval test accuracy {_pct(trained.result.test_acc_hard)}")
+        print(
+            f"trained {config.dataset}: {net.num_gates} gates after passes, "
+            f"torch eval test accuracy {_pct(trained.result.test_acc_hard)}"
+        )
         name, data = _load_dataset(args, net)
     x, y = data.X_test, data.y_test
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
     core = generate(net, out / "core", _core_options(args))
-    print(f"generated {core.top} in {core.out_dir} (latency {core.manifest['latency_cycles']} "
-          f"cycles, {core.manifest['input']['width']} input bits)")
+    print(
+        f"generated {core.top} in {core.out_dir} (latency {core.manifest['latency_cycles']} "
+        f"cycles, {core.manifest['input']['width']} input bits)"
+    )
     print(f"simulating {len(y)} {name} test samples under Verilator ...")
     report = simulate(core, net, net.encoder.encode(x), out / "sim", seed=args.seed)
     sw_acc = float((report.golden.pred == y).mean())
@@ -237,12 +282,20 @@ def cmd_info(args: argparse.Namespace) -> int:
     from . import ir
 
     net = ir.load(args.ir)
-    print(json.dumps({
-        "inputs": net.num_inputs, "raw_features": net.encoder.num_raw_features,
-        "layers": [layer.size for layer in net.layers], "gates": net.num_gates,
-        "classes": net.num_classes, "group_sizes": [int(g.size) for g in net.head.groups],
-        "meta": net.meta,
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "inputs": net.num_inputs,
+                "raw_features": net.encoder.num_raw_features,
+                "layers": [layer.size for layer in net.layers],
+                "gates": net.num_gates,
+                "classes": net.num_classes,
+                "group_sizes": [int(g.size) for g in net.head.groups],
+                "meta": net.meta,
+            },
+            indent=1,
+        )
+    )
     return 0
 
 
@@ -255,27 +308,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("train", help="train a network, export and simplify its IR",
-                       description="Train a logic gate network; write model.pt, ir.json "
-                       "(after the passes) and train.json to --out.")
+    p = sub.add_parser(
+        "train",
+        help="train a network, export and simplify its IR",
+        description="Train a logic gate network; write model.pt, ir.json "
+        "(after the passes) and train.json to --out.",
+    )
     _add_data_args(p)
     _add_train_args(p)
     p.add_argument("--out", default="build/model", help="output folder (default: %(default)s)")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("gen", help="generate the SystemVerilog core of an IR",
-                       description="Generate the SystemVerilog core, RTL library and "
-                       "manifest.json of an IR file.")
+    p = sub.add_parser(
+        "gen",
+        help="generate the SystemVerilog core of an IR",
+        description="Generate the SystemVerilog core, RTL library and manifest.json of an IR file.",
+    )
     p.add_argument("ir", help="IR file (JSON)")
     p.add_argument("--out", default="build/core", help="output folder (default: %(default)s)")
     p.add_argument("--passes", action="store_true", help="run the default passes first")
     _add_core_args(p)
     p.set_defaults(func=cmd_gen)
 
-    p = sub.add_parser("sim", help="simulate a core under Verilator against the golden model",
-                       description="Train the default network (or load --model), generate its "
-                       "core and simulate every test sample under Verilator, checking every "
-                       "output bit against the golden model.")
+    p = sub.add_parser(
+        "sim",
+        help="simulate a core under Verilator against the golden model",
+        description="Train the default network (or load --model), generate its "
+        "core and simulate every test sample under Verilator, checking every "
+        "output bit against the golden model.",
+    )
     p.add_argument("--model", help="an existing IR file; without it the default is trained")
     p.add_argument("--out", default="build/sim", help="output folder (default: %(default)s)")
     p.add_argument("--limit", type=_positive, help="simulate only the first N test samples")
@@ -284,16 +345,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_core_args(p)
     p.set_defaults(func=cmd_sim)
 
-    p = sub.add_parser("eval", help="accuracy of an IR on a dataset's test split",
-                       description="Evaluate an IR with the golden model on a test split; "
-                       "with --checkpoint also check torch eval mode against it bit for bit.")
+    p = sub.add_parser(
+        "eval",
+        help="accuracy of an IR on a dataset's test split",
+        description="Evaluate an IR with the golden model on a test split; "
+        "with --checkpoint also check torch eval mode against it bit for bit.",
+    )
     p.add_argument("ir", help="IR file (JSON)")
     p.add_argument("--checkpoint", help="model.pt to compare with the golden model")
     _add_data_args(p, default=None)
     p.set_defaults(func=cmd_eval)
 
-    p = sub.add_parser("passes", help="run netlist passes on an IR",
-                       description="Run named passes (const, fold, dce) on an IR file.")
+    p = sub.add_parser(
+        "passes",
+        help="run netlist passes on an IR",
+        description="Run named passes (const, fold, dce) on an IR file.",
+    )
     p.add_argument("ir", help="IR file (JSON)")
     p.add_argument("--passes", default="fold,dce", help="comma-separated (default: %(default)s)")
     p.add_argument("--out", required=True, help="output IR file")

@@ -29,8 +29,10 @@ def export(model: Any, meta: dict[str, Any] | None = None) -> Netlist:
         base += op.shape[0]
     width = base - prev
     k = width // model.num_classes
-    groups = [np.arange(prev + c * k, prev + (c + 1) * k, dtype=np.int64)
-              for c in range(model.num_classes)]
+    groups = [
+        np.arange(prev + c * k, prev + (c + 1) * k, dtype=np.int64)
+        for c in range(model.num_classes)
+    ]
     info = {"arch": "lgn", "config": dict(getattr(model, "config", {}))}
     info.update(meta or {})
     return validate(Netlist(encoder, layers, GroupSum(groups), info))

@@ -88,11 +88,13 @@ def train_and_export(
     net.save(out_dir / "ir.json")
     (out_dir / "train.json").write_text(
         json.dumps(
-            {"config": config.to_dict(), "result": result.to_dict(),
-             "passes": [s.__dict__ for s in stats]},
+            {
+                "config": config.to_dict(),
+                "result": result.to_dict(),
+                "passes": [s.__dict__ for s in stats],
+            },
             indent=1,
         )
         + "\n"
     )
     return TrainedModel(net, raw, stats, result, model)
-

@@ -46,7 +46,7 @@ def unpack_bits(words: np.ndarray, n: int) -> np.ndarray:
 
 
 def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
-    """All signals of the netlist: uint64 [num_signals, W] from packed input bits [num_inputs, W]."""
+    """All signals: uint64 [num_signals, W] from packed input bits [num_inputs, W]."""
     if packed_inputs.shape[0] != net.num_inputs:
         raise ValueError(f"expected {net.num_inputs} input rows, got {packed_inputs.shape[0]}")
     words = packed_inputs.shape[1]
@@ -69,8 +69,9 @@ def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
 
 def _popcount_rows(words: np.ndarray, n: int) -> np.ndarray:
     """Per sample, the number of ones across the rows of words [k, W] -> int64 [n]."""
-    bits = np.unpackbits(np.ascontiguousarray(words, dtype="<u8").view(np.uint8), axis=1,
-                         bitorder="little")
+    bits = np.unpackbits(
+        np.ascontiguousarray(words, dtype="<u8").view(np.uint8), axis=1, bitorder="little"
+    )
     return bits[:, :n].sum(axis=0, dtype=np.int64)
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .encoding import ThermometerEncoder
 from .errors import GateflowError
 from .gates import BY_NAME, GATES, gate_from_truth
-from .encoding import ThermometerEncoder
 from .ir import GroupSum, LogicLayer, Netlist, validate
 
 log = logging.getLogger(__name__)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gates import NUM_GATES
 from .encoding import ThermometerEncoder
+from .gates import NUM_GATES
 from .ir import GroupSum, LogicLayer, Netlist, validate
 
 

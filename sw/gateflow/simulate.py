@@ -20,8 +20,14 @@ MODES = ("full", "stalls")
 # The testbench touches only the core's ports; keeping everything else private
 # lets Verilator optimise the netlist and keeps large builds fast.
 CORE_PORTS = (
-    "clk", "rst", "s_axis_tvalid", "s_axis_tready", "s_axis_tdata",
-    "m_axis_tvalid", "m_axis_tready", "m_axis_tdata",
+    "clk",
+    "rst",
+    "s_axis_tvalid",
+    "s_axis_tready",
+    "s_axis_tdata",
+    "m_axis_tvalid",
+    "m_axis_tready",
+    "m_axis_tdata",
 )
 
 
@@ -109,8 +115,10 @@ def simulate(
         summary = json.loads(path.read_text())
         report.matched[mode] = summary["matched"]
         report.errors += [f"{mode}: {e}" for e in summary["errors"]]
-        report.errors += [f"{mode}: sample {m['sample']} got {m['got']} expected {m['expected']}"
-                          for m in summary["mismatches"][:5]]
+        report.errors += [
+            f"{mode}: sample {m['sample']} got {m['got']} expected {m['expected']}"
+            for m in summary["mismatches"][:5]
+        ]
         if summary["received"] != summary["total"]:
             report.errors.append(f"{mode}: received {summary['received']}/{summary['total']}")
         if mode == "full":

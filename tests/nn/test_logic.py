@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
+
 from gateflow import gates
 from gateflow.encoding import ThermometerEncoder
 from gateflow.nn import GroupSum, LogicLayer, LogicNet, ModelError, random_wiring, unique_wiring

@@ -14,8 +14,13 @@ pytestmark = [pytest.mark.sim, pytest.mark.slow, pytest.mark.data]
 
 def test_mnist_network_is_bit_exact_on_t10k_images(tmp_path, mnist_dir):
     config = DEFAULT_DIGITS.replace(
-        dataset="mnist", data_dir=str(mnist_dir), crop=20, bits_per_feature=1,
-        widths=[1500, 1500], steps=300, batch_size=128,
+        dataset="mnist",
+        data_dir=str(mnist_dir),
+        crop=20,
+        bits_per_feature=1,
+        widths=[1500, 1500],
+        steps=300,
+        batch_size=128,
     )
     trained = train_and_export(config, tmp_path / "model", progress=False)
     assert trained.result.test_acc_hard > 0.6  # 300 steps on 5,000 images: far above chance

@@ -50,6 +50,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from ..paths import REPO, RTL
+
 log = logging.getLogger(__name__)
 
 #: Verilator flags used for every build unless ``build_args`` replaces them.
@@ -81,12 +83,12 @@ class ToolNotFoundError(RuntimeError):
 
 def repo_root() -> Path:
     """The root of the gateflow source tree (the folder holding ``sw/`` and ``hw/``)."""
-    return Path(__file__).resolve().parents[3]
+    return REPO
 
 
 def hw_rtl_dir() -> Path:
     """The folder of hand-written RTL, ``hw/rtl``."""
-    return repo_root() / "hw" / "rtl"
+    return RTL
 
 
 def rtl_source(module: str) -> Path:

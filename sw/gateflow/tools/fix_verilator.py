@@ -29,7 +29,8 @@ def fix_pch_flag(root: Path) -> bool:
     text = mk.read_text()
     lines = text.splitlines(keepends=True)
     for i, line in enumerate(lines):
-        if line.split("=")[0].strip() == "CFG_CXXFLAGS_PCH_I" and line.split("=", 1)[1].strip() == "":
+        name, _, value = line.partition("=")
+        if name.strip() == "CFG_CXXFLAGS_PCH_I" and not value.strip():
             lines[i] = "CFG_CXXFLAGS_PCH_I = -include\n"
     new = "".join(lines)
     if new != text:
