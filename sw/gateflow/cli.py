@@ -369,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="summarise an IR file")
     p.add_argument("ir", help="IR file (JSON)")
     p.set_defaults(func=cmd_info)
+
+    from .commands import register_all
+
+    register_all(sub)
     return parser
 
 
