@@ -14,13 +14,21 @@ unexport VERILATOR_ROOT
 MODEL ?=
 OUT   ?= build/sim
 SIM_ARGS := $(if $(MODEL),--model $(MODEL)) --out $(OUT)
+BOARD ?=
+VARIANT ?=
+BUILD_ARGS ?=
+BOARD_ARGS = --board $(BOARD) $(if $(VARIANT),--variant $(VARIANT))
 
-.PHONY: all venv sim test lint clean distclean help
+.PHONY: all venv sim test lint bitstream program boards clean distclean help
 
 all: sim
 
 help:
 	@echo "make sim [MODEL=<ir.json>]  train the default network on digits (or load MODEL), generate RTL, prove it bit-exact under Verilator"
+	@echo "make bitstream BOARD=<board> [MODEL=<ir.json>] [VARIANT=45f] [BUILD_ARGS=...]"
+	@echo "                            build the bitstream and report.json into build/<board>/"
+	@echo "make program BOARD=<board>  load that bitstream onto the board (openFPGALoader)"
+	@echo "make boards                 list the supported boards"
 	@echo "make test                   run the test suite (what CI runs)"
 	@echo "make lint                   ruff over the Python package and tests"
 	@echo "make clean                  remove build/ ; make distclean also removes .venv"
@@ -31,10 +39,23 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
 	$(BIN)/python -m gateflow.tools.fix_verilator
+	$(BIN)/python -m gateflow.tools.warm_yowasp
 	@touch $@
 
 sim: $(STAMP)
 	$(GATEFLOW) sim $(SIM_ARGS)
+
+bitstream: $(STAMP)
+	@test -n "$(BOARD)" || { echo "make bitstream: set BOARD=<board>; the boards are:"; \
+	  $(GATEFLOW) boards; exit 2; }
+	$(GATEFLOW) bitstream $(BOARD_ARGS) $(if $(MODEL),--model $(MODEL)) $(BUILD_ARGS)
+
+program: $(STAMP)
+	@test -n "$(BOARD)" || { echo "make program: set BOARD=<board>"; exit 2; }
+	$(GATEFLOW) program $(BOARD_ARGS)
+
+boards: $(STAMP)
+	@$(GATEFLOW) boards
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

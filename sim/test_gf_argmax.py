@@ -7,7 +7,8 @@ import itertools
 import random
 
 import cocotb
-from cocotb.triggers import Timer
+from cocotb.clock import Clock
+from cocotb.triggers import FallingEdge, RisingEdge, Timer
 
 
 def pack(scores: list[int], w: int) -> int:
@@ -42,6 +43,11 @@ async def argmax_lowest_index(dut) -> None:
     assert len(dut.index) == iw
     assert len(dut.max_score) == w
     assert (1 << iw) >= n, "IW too narrow for N"
+    if int(dut.STAGES.value) > 0:
+        await pipelined(dut, n, w)
+        return
+    dut.clk.value = 0
+    dut.ce.value = 0
     for scores in vectors(n, w, n_random=300):
         dut.scores.value = pack(scores, w)
         await Timer(1, unit="ns")
@@ -51,3 +57,28 @@ async def argmax_lowest_index(dut) -> None:
             f"scores {scores}: got index {got_index} max {got_max}, "
             f"expected index {want_index} max {want_max}"
         )
+
+
+async def pipelined(dut, n: int, w: int) -> None:
+    """Random clock enables: the outputs belong to the scores taken STAGES enabled clocks ago."""
+    stages = int(dut.STAGES.value)
+    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+    vecs = vectors(n, w, n_random=200)
+    history: list[list[int]] = []
+    dut.ce.value = 1
+    dut.scores.value = 0
+    for _ in range(stages):
+        await RisingEdge(dut.clk)
+        history.append([0] * n)
+    for k in range(len(vecs) + stages):
+        await FallingEdge(dut.clk)
+        want = reference(history[-stages])
+        got = (int(dut.index.value), int(dut.max_score.value))
+        assert got == want, f"step {k}: got {got}, expected {want} for {history[-stages]}"
+        ce = random.random() < 0.7
+        vec = vecs[k] if k < len(vecs) else [0] * n
+        dut.ce.value = int(ce)
+        dut.scores.value = pack(vec, w)
+        await RisingEdge(dut.clk)
+        if ce:
+            history.append(vec)

@@ -131,6 +131,20 @@ def _add_core_args(p: argparse.ArgumentParser) -> None:
         help="a register stage after every N gate layers; 0 = none (default: 1)",
     )
     g.add_argument(
+        "--popcount-every",
+        type=_nonneg,
+        default=0,
+        help="a register stage after every N adder levels of the class popcounts; "
+        "0 = none (default: 0)",
+    )
+    g.add_argument(
+        "--argmax-every",
+        type=_nonneg,
+        default=0,
+        help="a register stage after every N comparator levels of the argmax; "
+        "0 = none (default: 0)",
+    )
+    g.add_argument(
         "--no-scores", action="store_true", help="output only the class index, not the class scores"
     )
     g.add_argument("--top", default="gf_core", help="top module name (default: %(default)s)")
@@ -139,7 +153,13 @@ def _add_core_args(p: argparse.ArgumentParser) -> None:
 def _core_options(args: argparse.Namespace):
     from .codegen import CoreOptions
 
-    return CoreOptions(top=args.top, pipeline_every=args.pipeline_every, scores=not args.no_scores)
+    return CoreOptions(
+        top=args.top,
+        pipeline_every=args.pipeline_every,
+        popcount_every=args.popcount_every,
+        argmax_every=args.argmax_every,
+        scores=not args.no_scores,
+    )
 
 
 def _load_dataset(args: argparse.Namespace, net=None):

@@ -32,11 +32,17 @@ MANIFEST_VERSION = 1
 class CoreOptions:
     top: str = "gf_core"
     pipeline_every: int = 1  # a register stage after every N gate layers; 0 = none
+    popcount_every: int = 0  # a register stage after every N popcount adder levels; 0 = none
+    argmax_every: int = 0  # a register stage after every N argmax comparator levels; 0 = none
     scores: bool = True  # put the class scores on m_axis_tdata beside the class index
 
     def check(self) -> None:
         if self.pipeline_every < 0:
             raise GateflowError("pipeline_every must be 0 (no registers) or a positive integer")
+        if self.popcount_every < 0 or self.argmax_every < 0:
+            raise GateflowError(
+                "popcount_every and argmax_every must be 0 (no registers) or positive integers"
+            )
         if not self.top.isidentifier() or not self.top.isascii():
             raise GateflowError(f"top module name {self.top!r} is not a valid identifier")
 
@@ -56,10 +62,40 @@ def net_stages(num_layers: int, pipeline_every: int) -> int:
     return num_layers // pipeline_every if pipeline_every else 0
 
 
-def latency_cycles(num_layers: int, pipeline_every: int) -> int:
-    """Input handshake to m_axis_tvalid, never stalled: input reg + network + scores + argmax
-    + output buffer."""
-    return net_stages(num_layers, pipeline_every) + 4
+def _tree_stages(leaves: int, every: int) -> int:
+    """Registers inside a balanced tree over ``leaves`` inputs: one after every ``every``
+    levels, none after the root (0 = none)."""
+    if not every:
+        return 0
+    levels = max(leaves - 1, 0).bit_length()  # ceil(log2(leaves))
+    return max(-(-levels // every) - 1, 0)
+
+
+def popcount_stages(net: Netlist, popcount_every: int) -> int:
+    """Register stages inside each class's popcount (sized by the widest class group)."""
+    return _tree_stages(max(int(g.size) for g in net.head.groups), popcount_every)
+
+
+def argmax_stages(net: Netlist, argmax_every: int) -> int:
+    """Register stages inside the argmax over the classes."""
+    return _tree_stages(net.num_classes, argmax_every)
+
+
+def latency_cycles(
+    num_layers: int, pipeline_every: int, pop_stages: int = 0, arg_stages: int = 0
+) -> int:
+    """Input handshake to m_axis_tvalid, never stalled: input reg + network + popcount
+    + scores + argmax + output buffer."""
+    return net_stages(num_layers, pipeline_every) + pop_stages + arg_stages + 4
+
+
+def core_latency(net: Netlist, opts: CoreOptions) -> int:
+    return latency_cycles(
+        len(net.layers),
+        opts.pipeline_every,
+        popcount_stages(net, opts.popcount_every),
+        argmax_stages(net, opts.argmax_every),
+    )
 
 
 def _network_context(net: Netlist, every: int, module: str) -> dict[str, Any]:
@@ -152,9 +188,13 @@ def build_manifest(net: Netlist, opts: CoreOptions, files: list[str]) -> dict[st
         "top": opts.top,
         "files": files,
         "interface": "axi-stream: s_axis_tvalid/tready/tdata in, m_axis_tvalid/tready/tdata out",
-        "latency_cycles": latency_cycles(len(net.layers), opts.pipeline_every),
+        "latency_cycles": core_latency(net, opts),
         "throughput_samples_per_cycle": 1,
         "pipeline_every": opts.pipeline_every,
+        "popcount_every": opts.popcount_every,
+        "popcount_stages": popcount_stages(net, opts.popcount_every),
+        "argmax_every": opts.argmax_every,
+        "argmax_stages": argmax_stages(net, opts.argmax_every),
         "num_gates": net.num_gates,
         "num_layers": len(net.layers),
         "num_classes": net.num_classes,
@@ -203,7 +243,9 @@ def generate(net: Netlist, out_dir: str | Path, opts: CoreOptions | None = None)
         out_width=iw + (net.num_classes * sw if opts.scores else 0),
         scores=opts.scores,
         net_stages=net_ctx["boundaries"],
-        latency=latency_cycles(len(net.layers), opts.pipeline_every),
+        pop_stages=popcount_stages(net, opts.popcount_every),
+        arg_stages=argmax_stages(net, opts.argmax_every),
+        latency=core_latency(net, opts),
         groups=groups,
     )
 
@@ -218,6 +260,87 @@ def generate(net: Netlist, out_dir: str | Path, opts: CoreOptions | None = None)
     manifest = build_manifest(net, opts, names)
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return GeneratedCore(out_dir, opts.top, [out_dir / n for n in names], manifest)
+
+
+@dataclass(frozen=True)
+class BoardOptions:
+    """What the board design needs beyond the core: clock, link and LEDs."""
+
+    clk_hz: int = 12_000_000
+    baud: int = 115_200
+    n_leds: int = 1
+    led_active_low: bool = False
+    window: int = 8  # INFER frames the host may keep outstanding (the result FIFO depth)
+    timeout_bits: int = 40  # bit periods of silence that end a partial frame
+    module: str = "gf_board"
+
+    def check(self) -> None:
+        if self.baud < 1 or self.clk_hz < 1:
+            raise GateflowError("clock and baud rate must be positive")
+        if round(self.clk_hz / self.baud) < 4:
+            raise GateflowError(
+                f"baud rate {self.baud} is too fast for a {self.clk_hz} Hz clock "
+                "(at least 4 clocks per bit)"
+            )
+        if not 1 <= self.window <= 255:
+            raise GateflowError("window must be 1 to 255 frames")
+        if self.n_leds < 1:
+            raise GateflowError("a board needs at least one LED")
+        if not self.module.isidentifier():
+            raise GateflowError(f"board module name {self.module!r} is not a valid identifier")
+
+
+def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
+    """Write the board design (``<module>.sv``) beside a generated core, and add the
+    protocol facts the host needs to its manifest.json under ``board``."""
+    opts.check()
+    if core.top != "gf_core":
+        raise GateflowError("the board top instantiates the core as gf_core; generate it so")
+    from .protocol import BOARD_RTL, board_parameters
+
+    m = core.manifest
+    params = board_parameters(
+        m,
+        clk_hz=opts.clk_hz,
+        baud=opts.baud,
+        window=opts.window,
+        timeout_bits=opts.timeout_bits,
+        n_leds=opts.n_leds,
+        led_active_low=opts.led_active_low,
+    )
+    text = (
+        _env()
+        .get_template("board.sv.j2")
+        .render(
+            header=f"Generated by gateflow {__version__} from IR sha256 {m['ir_sha256']}; "
+            "do not edit.",
+            module=opts.module,
+            core=core.top,
+            n_leds=opts.n_leds,
+            params=list(params.items()),
+        )
+    )
+    for lib in BOARD_RTL:
+        shutil.copyfile(RTL / lib, core.out_dir / lib)
+    path = core.out_dir / f"{opts.module}.sv"
+    path.write_text(text)
+    m["board"] = {
+        "top": opts.module,
+        "protocol": "gateflow-uart-v1 (docs/protocol.md)",
+        "clk_hz": opts.clk_hz,
+        "baud": opts.baud,
+        "clocks_per_bit": round(opts.clk_hz / opts.baud),
+        "window": opts.window,
+        "timeout_bits": opts.timeout_bits,
+        "model_id": m["ir_sha256"][:16],
+        "in_bytes": (m["input"]["width"] + 7) // 8,
+        "leds": opts.n_leds,
+    }
+    extra = [f for f in (*BOARD_RTL, path.name) if f not in m["files"]]
+    m["files"] = [*m["files"], *extra]
+    core.files.extend(core.out_dir / f for f in extra)
+    core.manifest_path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    return path
 
 
 def pack_outputs(manifest: dict[str, Any], pred: np.ndarray, scores: np.ndarray) -> list[int]:

@@ -23,17 +23,18 @@ def _check(report, n):
 
 
 @pytest.mark.parametrize(
-    "inputs, widths, classes, every, scores, skip",
+    "inputs, widths, classes, every, pop, scores, skip",
     [
-        (16, [40, 30], 2, 0, True, 0.0),
-        (64, [200, 150, 100], 10, 1, True, 0.3),
-        (33, [90, 90, 90, 90, 60], 3, 2, False, 0.5),
-        (8, [24, 12], 1, 1, True, 0.0),
+        (16, [40, 30], 2, 0, 0, True, 0.0),
+        (64, [200, 150, 100], 10, 1, 1, True, 0.3),
+        (33, [90, 90, 90, 90, 60], 3, 2, 2, False, 0.5),
+        (8, [24, 12], 1, 1, 3, True, 0.0),
     ],
 )
-def test_random_netlists(tmp_path, inputs, widths, classes, every, scores, skip):
+def test_random_netlists(tmp_path, inputs, widths, classes, every, pop, scores, skip):
     net, _ = run_passes(random_netlist(inputs, widths, classes, seed=len(widths), skip_prob=skip))
-    core = generate(net, tmp_path / "core", CoreOptions(pipeline_every=every, scores=scores))
+    opts = CoreOptions(pipeline_every=every, popcount_every=pop, argmax_every=pop, scores=scores)
+    core = generate(net, tmp_path / "core", opts)
     bits = np.random.default_rng(every).integers(0, 2, (400, net.num_inputs)).astype(np.uint8)
     report = simulate(core, net, bits, tmp_path / "sim", seed=every + 1)
     _check(report, len(bits))
@@ -61,10 +62,11 @@ def test_a_wrong_expectation_is_caught(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed, every", [(11, 1), (12, 2), (13, 0)])
-def test_large_random_netlists(tmp_path, seed, every):
+@pytest.mark.parametrize("seed, every, pop", [(11, 1, 0), (12, 2, 2), (13, 0, 1)])
+def test_large_random_netlists(tmp_path, seed, every, pop):
     net, _ = run_passes(random_netlist(256, [6000, 5000, 4000, 3000], 10, seed=seed))
     assert net.num_gates >= 5000
-    core = generate(net, tmp_path / "core", CoreOptions(pipeline_every=every))
+    opts = CoreOptions(pipeline_every=every, popcount_every=pop, argmax_every=pop)
+    core = generate(net, tmp_path / "core", opts)
     bits = np.random.default_rng(seed).integers(0, 2, (300, net.num_inputs)).astype(np.uint8)
     _check(simulate(core, net, bits, tmp_path / "sim", seed=seed), len(bits))

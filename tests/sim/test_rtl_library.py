@@ -32,6 +32,10 @@ SIM_PARAMS: dict[str, list[dict[str, int]]] = {
         {"WIDTH": 64},
         {"WIDTH": 257},
         {"WIDTH": 5, "OUT_WIDTH": 8},
+        {"WIDTH": 100, "STAGES": 3},
+        {"WIDTH": 7, "STAGES": 5},
+        {"WIDTH": 1, "STAGES": 2},
+        {"WIDTH": 300, "STAGES": 8},
     ],
     "gf_argmax": [
         {"N": 1, "W": 4},
@@ -40,14 +44,32 @@ SIM_PARAMS: dict[str, list[dict[str, int]]] = {
         {"N": 7, "W": 1},
         {"N": 10, "W": 9},
         {"N": 4, "W": 2, "IW": 5},
+        {"N": 10, "W": 7, "STAGES": 1},
+        {"N": 10, "W": 7, "STAGES": 3},
+        {"N": 3, "W": 4, "STAGES": 4},
+        {"N": 1, "W": 3, "STAGES": 2},
     ],
 }
 
 # Extra parameter sets that are only linted (too big or too odd to be worth simulating).
 LINT_ONLY_PARAMS: dict[str, list[dict[str, int]]] = {
     "gf_skid_buffer": [{}],
-    "gf_popcount": [{}, {"WIDTH": 2}, {"WIDTH": 2000}, {"WIDTH": 2048}],
-    "gf_argmax": [{}, {"N": 1, "W": 1}, {"N": 1000, "W": 3}, {"N": 1024, "W": 1}],
+    "gf_popcount": [
+        {},
+        {"WIDTH": 2},
+        {"WIDTH": 2000},
+        {"WIDTH": 2048},
+        {"WIDTH": 2000, "STAGES": 10},
+        {"WIDTH": 2048, "STAGES": 4},
+    ],
+    "gf_argmax": [
+        {},
+        {"N": 1, "W": 1},
+        {"N": 1000, "W": 3},
+        {"N": 1024, "W": 1},
+        {"N": 1000, "W": 3, "STAGES": 9},
+        {"N": 100, "W": 8, "STAGES": 12},
+    ],
 }
 
 
@@ -98,7 +120,7 @@ def test_public_signals_only(tmp_path: Path) -> None:
         build_dir=tmp_path / "build",
         test_dir=SIM_DIR,
         parameters={"WIDTH": 33},
-        public_signals=["in", "count", "WIDTH", "OUT_WIDTH"],
+        public_signals=["clk", "ce", "in", "count", "WIDTH", "OUT_WIDTH", "STAGES"],
     )
     vlt = (tmp_path / "build" / "gateflow_public.vlt").read_text()
     assert '-var "count"' in vlt

@@ -1,0 +1,1 @@
+"""From a netlist IR to a bitstream: boards, FuseSoC, the open toolchain, reports."""

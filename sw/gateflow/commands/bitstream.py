@@ -1,0 +1,166 @@
+"""``gateflow bitstream``, ``gateflow boards`` and ``gateflow program``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import GateflowError
+
+
+def _nonneg(text: str) -> int:
+    from ..cli import _nonneg as parse
+
+    return parse(text)
+
+
+def cmd_bitstream(args: argparse.Namespace) -> int:
+    from ..build.bitstream import BuildOptions, build
+    from ..build.boards import load_board
+
+    board = load_board(args.board, args.variant)
+    if args.model:
+        ir_path = Path(args.model)
+        if not ir_path.exists():
+            raise GateflowError(f"IR file not found: {ir_path}")
+    else:
+        ir_path = default_model()
+    opts = BuildOptions(
+        pipeline_every=args.pipeline_every,
+        popcount_every=args.popcount_every,
+        argmax_every=args.argmax_every,
+        scores=not args.no_scores,
+        baud=args.baud,
+        window=args.window,
+        target_mhz=args.target_mhz,
+        seed=args.seed,
+    )
+    report = build(board, ir_path, Path(args.out or f"build/{board.build_name}"), opts)
+    report.pop("utilization", None)
+    print(json.dumps(report, indent=2))
+    print(
+        f"{board.title}: {report['luts']}/{report['luts_available']} LUTs, "
+        f"{report['ffs']} FFs, {report['brams']} BRAMs, Fmax {report['fmax_mhz']:.1f} MHz "
+        f"(target {report['target_mhz']:g}), latency {report['latency_cycles']} cycles, "
+        f"core {report['core_luts']} LUTs -> {report['bitstream']}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+DEFAULT_MODEL_DIR = Path("build/default-model")
+
+
+def default_model() -> Path:
+    """The default digits network, trained once into build/default-model and shared by
+    every board build so that their reports describe the same model."""
+    ir_path = DEFAULT_MODEL_DIR / "ir.json"
+    if not ir_path.exists():
+        from ..flow import train_and_export
+        from ..train import DEFAULT_DIGITS
+
+        print(f"training the default digits network into {DEFAULT_MODEL_DIR} ...", file=sys.stderr)
+        train_and_export(DEFAULT_DIGITS, DEFAULT_MODEL_DIR)
+    return ir_path
+
+
+def cmd_boards(args: argparse.Namespace) -> int:
+    from ..build.boards import board_names, load_board, sync_constraints
+
+    if args.sync:
+        for path in sync_constraints():
+            print(f"wrote {path}")
+        return 0
+    for name in board_names():
+        b = load_board(name)
+        variants = f" (variants: {', '.join(b.variants)})" if b.variants else ""
+        print(
+            f"{name:12s} {b.title:24s} {b.device:22s} {b.clock_mhz:g} MHz, "
+            f"{b.resources['luts']} LUTs{variants}"
+        )
+    return 0
+
+
+def cmd_program(args: argparse.Namespace) -> int:
+    from ..build.boards import load_board
+    from ..build.launcher import resolve
+
+    board = load_board(args.board, args.variant)
+    out = Path(args.out or f"build/{board.build_name}")
+    report_path = out / "report.json"
+    if not report_path.exists():
+        raise GateflowError(f"no build in {out}; run `make bitstream BOARD={args.board}` first")
+    bitstream = Path(json.loads(report_path.read_text())["bitstream"])
+    cmd = [resolve("openFPGALoader"), "-b", board.programmer_board]
+    if args.flash:
+        cmd.append("-f")
+    cmd.append(str(bitstream))
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    text = (proc.stdout + proc.stderr).strip()
+    if proc.returncode != 0:
+        low = text.lower()
+        if any(k in low for k in ("no cable", "unable to open", "not found", "no device")):
+            raise GateflowError(
+                f"no {board.title} found: connect the board over USB "
+                f"(openFPGALoader: {text.splitlines()[-1] if text else 'no output'})"
+            )
+        last = text.splitlines()[-1] if text else f"exit status {proc.returncode}"
+        raise GateflowError(f"openFPGALoader failed: {last}")
+    print(text)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bitstream",
+        help="build a board's bitstream and report.json",
+        description="Generate the network core and board design, and build the bitstream "
+        "with FuseSoC, Yosys and nextpnr into build/<board>/ (report.json beside it). "
+        "Without --model the default digits network is trained first.",
+    )
+    p.add_argument("--board", required=True, help="board name (`gateflow boards` lists them)")
+    p.add_argument("--variant", help="device variant, e.g. 45f for the ULX3S")
+    p.add_argument("--model", help="IR file; default: train the default digits network")
+    p.add_argument("--out", help="output folder (default: build/<board>)")
+    p.add_argument(
+        "--pipeline-every",
+        type=_nonneg,
+        default=1,
+        help="a register stage after every N gate layers; 0 = none (default: 1)",
+    )
+    p.add_argument(
+        "--popcount-every",
+        type=_nonneg,
+        default=0,
+        help="a register stage after every N popcount adder levels; 0 = none (default: 0)",
+    )
+    p.add_argument(
+        "--argmax-every",
+        type=_nonneg,
+        default=0,
+        help="a register stage after every N argmax comparator levels; 0 = none (default: 0)",
+    )
+    p.add_argument("--no-scores", action="store_true", help="reply with the class only")
+    p.add_argument("--baud", type=int, default=115_200, help="UART baud rate (default: 115200)")
+    p.add_argument("--window", type=int, default=8, help="frames in flight (default: 8)")
+    p.add_argument("--target-mhz", type=float, help="timing target (default: the board clock)")
+    p.add_argument("--seed", type=int, default=1, help="nextpnr seed (default: 1)")
+    p.set_defaults(func=cmd_bitstream)
+
+    p = sub.add_parser("boards", help="list the supported boards")
+    p.add_argument(
+        "--sync",
+        action="store_true",
+        help="rewrite constraints/ from the board files in hw/boards/",
+    )
+    p.set_defaults(func=cmd_boards)
+
+    p = sub.add_parser("program", help="load a built bitstream onto a board (openFPGALoader)")
+    p.add_argument("--board", required=True)
+    p.add_argument("--variant")
+    p.add_argument("--out", help="build folder (default: build/<board>)")
+    p.add_argument("--flash", action="store_true", help="write the SPI flash, not the SRAM")
+    p.set_defaults(func=cmd_program)
