@@ -26,6 +26,10 @@
 //
 // Reset: a power-on reset from a counter with an initial value, OR'ed with
 // the synchronous active-high ext_rst (tie it to 0 on a board).
+//
+// BLOCK_RAM = 1 asks synthesis to keep the two FIFOs in block RAM (fewer LUTs,
+// as on the iCE40); 0 leaves them to the tool, which picks LUT RAM or flip-flops
+// and so a shorter path into the transmitter (as on the ECP5 at high clocks).
 
 `default_nettype none
 
@@ -42,7 +46,8 @@ module gf_board_top #(
     parameter int          WINDOW         = 8,
     parameter int          TIMEOUT_BITS   = 40,
     parameter int          N_LEDS         = 4,
-    parameter int          LED_ACTIVE_LOW = 0
+    parameter int          LED_ACTIVE_LOW = 0,
+    parameter int          BLOCK_RAM      = 1
 ) (
     input  wire logic              clk,
     input  wire logic              ext_rst,
@@ -147,13 +152,13 @@ module gf_board_top #(
   assign core_m_ready = seq_valid && res_in_ready;
 
   /* verilator lint_off PINCONNECTEMPTY */
-  gf_sync_fifo #(.WIDTH(8), .DEPTH(WINDOW)) u_seq_fifo (
+  gf_sync_fifo #(.WIDTH(8), .DEPTH(WINDOW), .BLOCK_RAM(BLOCK_RAM)) u_seq_fifo (
       .clk(clk), .rst(rst),
       .s_valid(core_in_fire), .s_ready(), .s_data(smp_seq),
       .m_valid(seq_valid), .m_ready(core_out_fire), .m_data(seq_head));
   /* verilator lint_on PINCONNECTEMPTY */
 
-  gf_sync_fifo #(.WIDTH(ResW), .DEPTH(WINDOW)) u_res_fifo (
+  gf_sync_fifo #(.WIDTH(ResW), .DEPTH(WINDOW), .BLOCK_RAM(BLOCK_RAM)) u_res_fifo (
       .clk(clk), .rst(rst),
       .s_valid(core_out_fire), .s_ready(res_in_ready), .s_data({seq_head, core_m_data}),
       .m_valid(res_valid), .m_ready(res_ready), .m_data(res_head));

@@ -14,7 +14,9 @@
 // the start of their frame; a result is taken at the end of its frame, when
 // CRC_HI has been handed to the UART, and res_payload must hold until then.
 // The CRC (CRC-16/CCITT-FALSE over TYPE .. the last payload byte) is computed
-// on the fly as the bytes are handed over.
+// on the fly as the bytes are handed over. A result's payload is copied into a
+// shift register when its frame starts, so that the path from the result FIFO
+// (possibly a block RAM read port) ends in flip-flops, not in the byte mux.
 
 `default_nettype none
 
@@ -93,11 +95,12 @@ module gf_frame_tx #(
   logic [IW-1:0] pidx;
   logic [7:0] pbyte;
   assign pidx = idx - PayloadStart;
+  logic [RES_LEN*8-1:0] res_sr;  // the result's payload, byte pidx in bits 7:0
   always_comb begin
     case (kind)
       KindErr:  pbyte = code;
       KindInfo: pbyte = info_payload[pidx*8+:8];
-      default:  pbyte = res_payload[pidx*8+:8];
+      default:  pbyte = res_sr[7:0];
     endcase
   end
 
@@ -150,8 +153,10 @@ module gf_frame_tx #(
         kind <= KindRes;
         seq  <= res_seq;
       end
+      res_sr <= res_payload;
     end else if (tx_fire) begin
       idx <= idx + 1'b1;
+      if (in_payload) res_sr <= res_sr >> 8;
       if (idx != '0 && !is_crc_lo && !is_crc_hi) crc <= crc_next;
       if (is_crc_hi) busy <= 1'b0;
     end

@@ -272,6 +272,7 @@ class BoardOptions:
     led_active_low: bool = False
     window: int = 8  # INFER frames the host may keep outstanding (the result FIFO depth)
     timeout_bits: int = 40  # bit periods of silence that end a partial frame
+    block_ram: bool = True  # keep the board's FIFOs in block RAM
     module: str = "gf_board"
 
     def check(self) -> None:
@@ -307,6 +308,7 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
         timeout_bits=opts.timeout_bits,
         n_leds=opts.n_leds,
         led_active_low=opts.led_active_low,
+        block_ram=opts.block_ram,
     )
     text = (
         _env()

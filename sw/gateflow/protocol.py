@@ -417,6 +417,7 @@ def board_parameters(
     timeout_bits: int = DEFAULT_TIMEOUT_BITS,
     n_leds: int = 1,
     led_active_low: bool = False,
+    block_ram: bool = True,
 ) -> dict[str, int | str]:
     """Parameters of ``gf_board_top`` for a generated core (from its manifest.json).
 
@@ -452,6 +453,7 @@ def board_parameters(
         "TIMEOUT_BITS": timeout_bits,
         "N_LEDS": n_leds,
         "LED_ACTIVE_LOW": int(led_active_low),
+        "BLOCK_RAM": int(block_ram),
     }
 
 

@@ -97,6 +97,8 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
                     "n_leds": len(board.led_pins),
                     "led_active_low": board.leds_active_low,
                     "window": opts.window,
+                    # iCE40: block RAM saves scarce LUTs; ECP5/Gowin: LUT RAM is faster
+                    "block_ram": board.family == "ice40",
                 },
             }
         },

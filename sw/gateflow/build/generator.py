@@ -8,7 +8,7 @@ file naming them; the hand-written RTL comes from ``gateflow:gateflow:rtl``.
 Parameters: ``ir`` (path to the IR file; relative paths are taken from the
 calling core's folder), ``pipeline_every``, ``popcount_every``, ``argmax_every``, ``scores``,
 and for the board design ``clk_hz``, ``baud``, ``n_leds``, ``led_active_low``,
-``window``, ``timeout_bits``. Without ``clk_hz`` no board design is written.
+``window``, ``timeout_bits``, ``block_ram``. Without ``clk_hz`` no board design is written.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
                 led_active_low=bool(params.get("led_active_low", False)),
                 window=int(params.get("window", 8)),
                 timeout_bits=int(params.get("timeout_bits", 40)),
+                block_ram=bool(params.get("block_ram", True)),
             ),
         )
     generated = [f.name for f in core.files if f.name not in (*RTL_LIBRARY, *BOARD_RTL)]
