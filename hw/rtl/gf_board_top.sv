@@ -243,7 +243,8 @@ module gf_board_top #(
     assign led_on[CL-1:0] = last_class;
   end
 
-  assign led = (LED_ACTIVE_LOW != 0) ? ~led_on : led_on;
+  // Registered, so that no logic sits between a flip-flop and the pins.
+  always_ff @(posedge clk) led <= (LED_ACTIVE_LOW != 0) ? ~led_on : led_on;
 
 endmodule
 

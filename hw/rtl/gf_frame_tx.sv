@@ -104,10 +104,27 @@ module gf_frame_tx #(
     endcase
   end
 
-  wire [15:0] idx16 = 16'(idx);
-  wire in_payload = idx >= PayloadStart && idx16 < 16'd5 + len;
-  wire is_crc_lo = idx16 == 16'd5 + len;
-  wire is_crc_hi = idx16 == 16'd6 + len;
+  // Positions of the two CRC bytes: constants per kind, so no adder sits in the byte path.
+  logic [IW-1:0] crc_lo_idx, crc_hi_idx;
+  always_comb begin
+    case (kind)
+      KindErr: begin
+        crc_lo_idx = IW'(6);
+        crc_hi_idx = IW'(7);
+      end
+      KindInfo: begin
+        crc_lo_idx = IW'(5 + INFO_LEN);
+        crc_hi_idx = IW'(6 + INFO_LEN);
+      end
+      default: begin
+        crc_lo_idx = IW'(5 + RES_LEN);
+        crc_hi_idx = IW'(6 + RES_LEN);
+      end
+    endcase
+  end
+  wire in_payload = idx >= PayloadStart && idx < crc_lo_idx;
+  wire is_crc_lo = idx == crc_lo_idx;
+  wire is_crc_hi = idx == crc_hi_idx;
 
   always_comb begin
     case (idx)
