@@ -91,10 +91,10 @@ module gf_frame_tx #(
     endcase
   end
 
-  // The payload byte at position pidx of the current frame.
+  // The payload byte at position pidx of the current frame (pidx counts payload
+  // bytes handed over: a counter, not idx - 5, to keep a subtractor off the byte path).
   logic [IW-1:0] pidx;
   logic [7:0] pbyte;
-  assign pidx = idx - PayloadStart;
   logic [RES_LEN*8-1:0] res_sr;  // the result's payload, byte pidx in bits 7:0
   always_comb begin
     case (kind)
@@ -141,7 +141,11 @@ module gf_frame_tx #(
     endcase
   end
 
-  gf_crc16 u_crc (.crc_in(crc), .data(tx_data), .crc_out(crc_next));
+  // The CRC takes each byte one clock after its handover, from a register: the UART
+  // needs many clocks per byte, so it is up to date long before CRC_LO is offered.
+  logic [7:0] crc_byte;
+  logic crc_take;
+  gf_crc16 u_crc (.crc_in(crc), .data(crc_byte), .crc_out(crc_next));
 
   assign tx_valid = busy;
   wire tx_fire = busy && tx_ready;
@@ -151,10 +155,15 @@ module gf_frame_tx #(
   assign res_ready = tx_fire && is_crc_hi && kind == KindRes;
 
   always_ff @(posedge clk) begin
+    crc_byte <= tx_data;
+    crc_take <= tx_fire && idx != '0 && !is_crc_lo && !is_crc_hi;
+    if (crc_take) crc <= crc_next;
     if (rst) begin
       busy <= 1'b0;
+      crc_take <= 1'b0;
     end else if (start) begin
       idx <= '0;
+      pidx <= '0;
       crc <= 16'hFFFF;
       if (err_valid) begin
         busy <= 1'b1;
@@ -173,8 +182,10 @@ module gf_frame_tx #(
       res_sr <= res_payload;
     end else if (tx_fire) begin
       idx <= idx + 1'b1;
-      if (in_payload) res_sr <= res_sr >> 8;
-      if (idx != '0 && !is_crc_lo && !is_crc_hi) crc <= crc_next;
+      if (in_payload) begin
+        pidx   <= pidx + 1'b1;
+        res_sr <= res_sr >> 8;
+      end
       if (is_crc_hi) busy <= 1'b0;
     end
   end
