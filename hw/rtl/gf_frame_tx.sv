@@ -13,6 +13,9 @@
 // code) are copied when a frame starts, so err and info are taken (ready) at
 // the start of their frame; a result is taken at the end of its frame, when
 // CRC_HI has been handed to the UART, and res_payload must hold until then.
+// The frame is walked by a small state machine (header, payload, CRC low, CRC
+// high) whose decisions are registered one byte ahead, so that the wide enables
+// (the payload shift register) hang off one flip-flop, not off comparators.
 // The CRC (CRC-16/CCITT-FALSE over TYPE .. the last payload byte) is computed
 // on the fly as the bytes are handed over. A result's payload is copied into a
 // shift register when its frame starts, so that the path from the result FIFO
@@ -53,8 +56,7 @@ module gf_frame_tx #(
   end
 
   localparam int MaxLen = (RES_LEN > INFO_LEN) ? RES_LEN : INFO_LEN;
-  localparam int IW = $clog2(MaxLen + 7);  // byte index within a frame, 0 .. LEN+6
-  localparam logic [IW-1:0] PayloadStart = IW'(5);
+  localparam int PW = (MaxLen > 1) ? $clog2(MaxLen) : 1;  // payload byte index
   localparam logic [15:0] ResLen = 16'(RES_LEN);
   localparam logic [15:0] InfoLen = 16'(INFO_LEN);
 
@@ -64,38 +66,43 @@ module gf_frame_tx #(
     KindRes
   } kind_t;
 
-  logic busy;
   kind_t kind;
   logic [7:0] seq;
   logic [7:0] code;
-  logic [IW-1:0] idx;  // byte of the frame being offered
   logic [15:0] crc;
   logic [15:0] crc_next;
 
+  // Where in the frame: one-hot phases, the header byte, the payload byte.
+  logic busy, ph_hdr, ph_pay, ph_crc_lo, ph_crc_hi;
+  logic [2:0] hidx;  // header byte 0..4
+  logic [PW-1:0] pidx;  // payload byte
+  logic last_pay;  // pidx is the last payload byte (registered one byte ahead)
+
   logic [7:0] ftype;
   logic [15:0] len;
+  logic [PW-1:0] len_m1;  // index of the last payload byte
   always_comb begin
     case (kind)
       KindErr: begin
-        ftype = 8'hE0;
-        len   = 16'd1;
+        ftype  = 8'hE0;
+        len    = 16'd1;
+        len_m1 = '0;
       end
       KindInfo: begin
-        ftype = 8'h82;
-        len   = InfoLen;
+        ftype  = 8'h82;
+        len    = InfoLen;
+        len_m1 = PW'(INFO_LEN - 1);
       end
       default: begin
-        ftype = 8'h81;
-        len   = ResLen;
+        ftype  = 8'h81;
+        len    = ResLen;
+        len_m1 = PW'(RES_LEN - 1);
       end
     endcase
   end
 
-  // The payload byte at position pidx of the current frame (pidx counts payload
-  // bytes handed over: a counter, not idx - 5, to keep a subtractor off the byte path).
-  logic [IW-1:0] pidx;
-  logic [7:0] pbyte;
   logic [RES_LEN*8-1:0] res_sr;  // the result's payload, byte pidx in bits 7:0
+  logic [7:0] pbyte;
   always_comb begin
     case (kind)
       KindErr:  pbyte = code;
@@ -104,41 +111,22 @@ module gf_frame_tx #(
     endcase
   end
 
-  // Positions of the two CRC bytes: constants per kind, so no adder sits in the byte path.
-  logic [IW-1:0] crc_lo_idx, crc_hi_idx;
+  logic [7:0] hbyte;
   always_comb begin
-    case (kind)
-      KindErr: begin
-        crc_lo_idx = IW'(6);
-        crc_hi_idx = IW'(7);
-      end
-      KindInfo: begin
-        crc_lo_idx = IW'(5 + INFO_LEN);
-        crc_hi_idx = IW'(6 + INFO_LEN);
-      end
-      default: begin
-        crc_lo_idx = IW'(5 + RES_LEN);
-        crc_hi_idx = IW'(6 + RES_LEN);
-      end
+    case (hidx)
+      3'd0: hbyte = 8'hA5;
+      3'd1: hbyte = ftype;
+      3'd2: hbyte = seq;
+      3'd3: hbyte = len[7:0];
+      default: hbyte = len[15:8];
     endcase
   end
-  wire in_payload = idx >= PayloadStart && idx < crc_lo_idx;
-  wire is_crc_lo = idx == crc_lo_idx;
-  wire is_crc_hi = idx == crc_hi_idx;
 
   always_comb begin
-    case (idx)
-      IW'(0): tx_data = 8'hA5;
-      IW'(1): tx_data = ftype;
-      IW'(2): tx_data = seq;
-      IW'(3): tx_data = len[7:0];
-      IW'(4): tx_data = len[15:8];
-      default: begin
-        if (in_payload) tx_data = pbyte;
-        else if (is_crc_lo) tx_data = crc[7:0];
-        else tx_data = crc[15:8];
-      end
-    endcase
+    if (ph_hdr) tx_data = hbyte;
+    else if (ph_pay) tx_data = pbyte;
+    else if (ph_crc_lo) tx_data = crc[7:0];
+    else tx_data = crc[15:8];
   end
 
   // The CRC takes each byte one clock after its handover, from a register: the UART
@@ -152,41 +140,70 @@ module gf_frame_tx #(
   wire start = !busy;
   assign err_ready = start && err_valid;
   assign info_ready = start && !err_valid && info_valid;
-  assign res_ready = tx_fire && is_crc_hi && kind == KindRes;
+  assign res_ready = tx_fire && ph_crc_hi && kind == KindRes;
 
   always_ff @(posedge clk) begin
     crc_byte <= tx_data;
-    crc_take <= tx_fire && idx != '0 && !is_crc_lo && !is_crc_hi;
+    crc_take <= tx_fire && ((ph_hdr && hidx != 3'd0) || ph_pay);
     if (crc_take) crc <= crc_next;
     if (rst) begin
       busy <= 1'b0;
+      ph_hdr <= 1'b0;
+      ph_pay <= 1'b0;
+      ph_crc_lo <= 1'b0;
+      ph_crc_hi <= 1'b0;
       crc_take <= 1'b0;
     end else if (start) begin
-      idx <= '0;
+      hidx <= '0;
       pidx <= '0;
       crc <= 16'hFFFF;
+      ph_hdr <= 1'b1;
+      ph_pay <= 1'b0;
+      ph_crc_lo <= 1'b0;
+      ph_crc_hi <= 1'b0;
       if (err_valid) begin
         busy <= 1'b1;
         kind <= KindErr;
         seq  <= err_seq;
         code <= err_code;
+        last_pay <= 1'b1;
       end else if (info_valid) begin
         busy <= 1'b1;
         kind <= KindInfo;
         seq  <= info_seq;
+        last_pay <= INFO_LEN == 1;
       end else if (res_valid) begin
         busy <= 1'b1;
         kind <= KindRes;
         seq  <= res_seq;
+        last_pay <= RES_LEN == 1;
       end
       res_sr <= res_payload;
     end else if (tx_fire) begin
-      idx <= idx + 1'b1;
-      if (in_payload) begin
-        pidx   <= pidx + 1'b1;
-        res_sr <= res_sr >> 8;
+      if (ph_hdr) begin
+        hidx <= hidx + 1'b1;
+        if (hidx == 3'd4) begin
+          ph_hdr <= 1'b0;
+          ph_pay <= 1'b1;
+        end
       end
-      if (is_crc_hi) busy <= 1'b0;
+      if (ph_pay) begin
+        pidx <= pidx + 1'b1;
+        res_sr <= res_sr >> 8;
+        last_pay <= pidx + 1'b1 == len_m1;
+        if (last_pay) begin
+          ph_pay <= 1'b0;
+          ph_crc_lo <= 1'b1;
+        end
+      end
+      if (ph_crc_lo) begin
+        ph_crc_lo <= 1'b0;
+        ph_crc_hi <= 1'b1;
+      end
+      if (ph_crc_hi) begin
+        ph_crc_hi <= 1'b0;
+        busy <= 1'b0;
+      end
     end
   end
 
