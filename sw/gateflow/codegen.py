@@ -35,6 +35,8 @@ class CoreOptions:
     popcount_every: int = 0  # a register stage after every N popcount adder levels; 0 = none
     argmax_every: int = 0  # a register stage after every N argmax comparator levels; 0 = none
     scores: bool = True  # put the class scores on m_axis_tdata beside the class index
+    # False: no clock enable, s_axis_tready always high; the consumer must always be ready
+    backpressure: bool = True
 
     def check(self) -> None:
         if self.pipeline_every < 0:
@@ -82,11 +84,16 @@ def argmax_stages(net: Netlist, argmax_every: int) -> int:
 
 
 def latency_cycles(
-    num_layers: int, pipeline_every: int, pop_stages: int = 0, arg_stages: int = 0
+    num_layers: int,
+    pipeline_every: int,
+    pop_stages: int = 0,
+    arg_stages: int = 0,
+    backpressure: bool = True,
 ) -> int:
     """Input handshake to m_axis_tvalid, never stalled: input reg + network + popcount
-    + scores + argmax + output buffer."""
-    return net_stages(num_layers, pipeline_every) + pop_stages + arg_stages + 4
+    + scores + argmax + the output buffer (only with backpressure)."""
+    out = 1 if backpressure else 0
+    return net_stages(num_layers, pipeline_every) + pop_stages + arg_stages + 3 + out
 
 
 def core_latency(net: Netlist, opts: CoreOptions) -> int:
@@ -95,6 +102,7 @@ def core_latency(net: Netlist, opts: CoreOptions) -> int:
         opts.pipeline_every,
         popcount_stages(net, opts.popcount_every),
         argmax_stages(net, opts.argmax_every),
+        opts.backpressure,
     )
 
 
@@ -195,6 +203,7 @@ def build_manifest(net: Netlist, opts: CoreOptions, files: list[str]) -> dict[st
         "popcount_stages": popcount_stages(net, opts.popcount_every),
         "argmax_every": opts.argmax_every,
         "argmax_stages": argmax_stages(net, opts.argmax_every),
+        "backpressure": opts.backpressure,
         "num_gates": net.num_gates,
         "num_layers": len(net.layers),
         "num_classes": net.num_classes,
@@ -242,6 +251,7 @@ def generate(net: Netlist, out_dir: str | Path, opts: CoreOptions | None = None)
         index_width=iw,
         out_width=iw + (net.num_classes * sw if opts.scores else 0),
         scores=opts.scores,
+        backpressure=opts.backpressure,
         net_stages=net_ctx["boundaries"],
         pop_stages=popcount_stages(net, opts.popcount_every),
         arg_stages=argmax_stages(net, opts.argmax_every),

@@ -64,8 +64,11 @@ def simulate(
     """Stream encoded samples ``bits`` [n, num_inputs] through the core in both modes.
 
     Never raises for a mismatch: the report says what matched. Raises
-    SimulationError only when the simulation itself could not run.
+    SimulationError only when the simulation itself could not run. A core built
+    without backpressure gets input gaps but never a stalled output.
     """
+    if not core.manifest.get("backpressure", True):
+        out_stall = 0.0
     work_dir = Path(work_dir).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     golden = eval_bits(net, bits)

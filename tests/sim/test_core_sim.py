@@ -23,17 +23,20 @@ def _check(report, n):
 
 
 @pytest.mark.parametrize(
-    "inputs, widths, classes, every, pop, scores, skip",
+    "inputs, widths, classes, every, pop, scores, skip, bp",
     [
-        (16, [40, 30], 2, 0, 0, True, 0.0),
-        (64, [200, 150, 100], 10, 1, 1, True, 0.3),
-        (33, [90, 90, 90, 90, 60], 3, 2, 2, False, 0.5),
-        (8, [24, 12], 1, 1, 3, True, 0.0),
+        (16, [40, 30], 2, 0, 0, True, 0.0, True),
+        (64, [200, 150, 100], 10, 1, 1, True, 0.3, True),
+        (33, [90, 90, 90, 90, 60], 3, 2, 2, False, 0.5, True),
+        (8, [24, 12], 1, 1, 3, True, 0.0, True),
+        (64, [200, 150, 100], 10, 1, 1, True, 0.3, False),
     ],
 )
-def test_random_netlists(tmp_path, inputs, widths, classes, every, pop, scores, skip):
+def test_random_netlists(tmp_path, inputs, widths, classes, every, pop, scores, skip, bp):
     net, _ = run_passes(random_netlist(inputs, widths, classes, seed=len(widths), skip_prob=skip))
-    opts = CoreOptions(pipeline_every=every, popcount_every=pop, argmax_every=pop, scores=scores)
+    opts = CoreOptions(
+        pipeline_every=every, popcount_every=pop, argmax_every=pop, scores=scores, backpressure=bp
+    )
     core = generate(net, tmp_path / "core", opts)
     bits = np.random.default_rng(every).integers(0, 2, (400, net.num_inputs)).astype(np.uint8)
     report = simulate(core, net, bits, tmp_path / "sim", seed=every + 1)

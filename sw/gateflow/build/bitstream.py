@@ -92,6 +92,9 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
                     "popcount_every": opts.popcount_every,
                     "argmax_every": opts.argmax_every,
                     "scores": opts.scores,
+                    # the board top's credits keep the core from ever being stalled,
+                    # so the core needs no clock enable across its registers
+                    "backpressure": False,
                     "clk_hz": board.clock_hz,
                     "baud": opts.baud,
                     "n_leds": len(board.led_pins),

@@ -6,8 +6,8 @@ SystemVerilog (network, core, board design), manifest.json and a ``.core``
 file naming them; the hand-written RTL comes from ``gateflow:gateflow:rtl``.
 
 Parameters: ``ir`` (path to the IR file; relative paths are taken from the
-calling core's folder), ``pipeline_every``, ``popcount_every``, ``argmax_every``, ``scores``,
-and for the board design ``clk_hz``, ``baud``, ``n_leds``, ``led_active_low``,
+calling core's folder), ``pipeline_every``, ``popcount_every``, ``argmax_every``,
+``scores``, ``backpressure``, and for the board design ``clk_hz``, ``baud``, ``n_leds``, ``led_active_low``,
 ``window``, ``timeout_bits``, ``block_ram``. Without ``clk_hz`` no board design is written.
 """
 
@@ -42,6 +42,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
             popcount_every=int(params.get("popcount_every", 0)),
             argmax_every=int(params.get("argmax_every", 0)),
             scores=bool(params.get("scores", True)),
+            backpressure=bool(params.get("backpressure", True)),
         ),
     )
     if "clk_hz" in params:
