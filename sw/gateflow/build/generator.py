@@ -7,8 +7,9 @@ file naming them; the hand-written RTL comes from ``gateflow:gateflow:rtl``.
 
 Parameters: ``ir`` (path to the IR file; relative paths are taken from the
 calling core's folder), ``pipeline_every``, ``popcount_every``, ``argmax_every``,
-``scores``, ``backpressure``, and for the board design ``clk_hz``, ``baud``, ``n_leds``, ``led_active_low``,
-``window``, ``timeout_bits``, ``block_ram``. Without ``clk_hz`` no board design is written.
+``scores``, ``backpressure``, and for the board design ``clk_hz``, ``baud``,
+``n_leds``, ``led_active_low``, ``window``, ``timeout_bits``, ``block_ram``.
+Without ``clk_hz`` no board design is written.
 """
 
 from __future__ import annotations
