@@ -100,6 +100,9 @@ module gf_frame_rx #(
   logic is_infer, is_info;  // the TYPE byte
   logic [7:0] seq;
   logic [7:0] len_lo;
+  // LEN_LO compared with the sample length when it arrives, so that LenHi only
+  // compares one byte with constants (no 16-bit comparator after the UART).
+  logic lo_gt, lo_eq, lo_zero;
   logic len_ok;  // LEN is right for the TYPE
   logic [LW-1:0] remaining;  // payload bytes still to come
   logic crc_lo_ok;
@@ -107,7 +110,13 @@ module gf_frame_rx #(
   gf_crc16 u_crc (.crc_in(crc), .data(byte_data), .crc_out(crc_next));
 
   wire byte_ok = byte_valid && !byte_frame_err;
-  wire [15:0] len = {byte_data, len_lo};  // valid in LenHi
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [15:0] len = {byte_data, len_lo};  // valid in LenHi; only its low LW bits are kept
+  /* verilator lint_on UNUSEDSIGNAL */
+  localparam logic [7:0] SampleHi = SampleLen[15:8];
+  wire len_gt = byte_data > SampleHi || (byte_data == SampleHi && lo_gt);
+  wire len_is_sample = byte_data == SampleHi && lo_eq;
+  wire len_zero = byte_data == 8'd0 && lo_zero;
   wire seq_known = state > Seq;  // the frame's SEQ byte has been received
   wire crc_ok = crc_lo_ok && (byte_data == crc[15:8]);  // valid in CrcHi
 
@@ -162,19 +171,22 @@ module gf_frame_rx #(
             state <= LenLo;
           end
           LenLo: begin
-            len_lo <= byte_data;
-            state  <= LenHi;
+            len_lo  <= byte_data;
+            lo_gt   <= byte_data > SampleLen[7:0];
+            lo_eq   <= byte_data == SampleLen[7:0];
+            lo_zero <= byte_data == 8'd0;
+            state   <= LenHi;
           end
           LenHi: begin
-            len_ok    <= (is_infer && len == SampleLen) || (is_info && len == 16'd0);
+            len_ok    <= (is_infer && len_is_sample) || (is_info && len_zero);
             remaining <= LW'(len);
-            if (len > SampleLen) begin
+            if (len_gt) begin
               err_valid <= 1'b1;
               err_code  <= ErrBadLength;
               err_seq   <= seq;
               state     <= Hunt;
             end else begin
-              state <= (len == 16'd0) ? CrcLo : Payload;
+              state <= len_zero ? CrcLo : Payload;
             end
           end
           Payload: begin

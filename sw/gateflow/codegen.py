@@ -288,7 +288,7 @@ class BoardOptions:
     def check(self) -> None:
         if self.baud < 1 or self.clk_hz < 1:
             raise GateflowError("clock and baud rate must be positive")
-        if round(self.clk_hz / self.baud) < 4:
+        if self.clk_hz < 4 * self.baud:
             raise GateflowError(
                 f"baud rate {self.baud} is too fast for a {self.clk_hz} Hz clock "
                 "(at least 4 clocks per bit)"
@@ -307,7 +307,7 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
     opts.check()
     if core.top != "gf_core":
         raise GateflowError("the board top instantiates the core as gf_core; generate it so")
-    from .protocol import BOARD_RTL, board_parameters
+    from .protocol import BOARD_RTL, board_parameters, clks_per_bit
 
     m = core.manifest
     params = board_parameters(
@@ -341,7 +341,7 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
         "protocol": "gateflow-uart-v1 (docs/protocol.md)",
         "clk_hz": opts.clk_hz,
         "baud": opts.baud,
-        "clocks_per_bit": round(opts.clk_hz / opts.baud),
+        "clocks_per_bit": clks_per_bit(opts.clk_hz, opts.baud),
         "window": opts.window,
         "timeout_bits": opts.timeout_bits,
         "model_id": m["ir_sha256"][:16],

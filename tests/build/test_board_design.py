@@ -7,7 +7,7 @@ import pytest
 from gateflow.codegen import BoardOptions, CoreOptions, generate, generate_board
 from gateflow.errors import GateflowError
 from gateflow.passes import run_passes
-from gateflow.protocol import BOARD_RTL, model_id_bytes
+from gateflow.protocol import BOARD_RTL, clks_per_bit, model_id_bytes
 from gateflow.randnet import random_netlist
 from gateflow.sim.runner import verilator_lint
 
@@ -26,7 +26,7 @@ def test_board_design_files_and_manifest(core):
         assert f in m["files"] and (core.out_dir / f).exists()
     board = m["board"]
     assert board["clk_hz"] == 25_000_000 and board["window"] == 4 and board["leds"] == 8
-    assert board["clocks_per_bit"] == round(25_000_000 / 115_200)
+    assert board["clocks_per_bit"] == clks_per_bit(25_000_000, 115_200) == 217
     assert bytes.fromhex(board["model_id"]) == model_id_bytes(m["ir_sha256"])
     text = path.read_text()
     # MODEL_ID[7:0] is the digest's first byte: the literal ends with it
