@@ -6,7 +6,6 @@ from gateflow.codegen import CoreOptions, generate, latency_cycles
 from gateflow.errors import GateflowError
 from gateflow.passes import run_passes
 from gateflow.randnet import random_netlist
-from gateflow.sim.runner import verilator_lint
 
 
 @pytest.fixture(scope="module")
@@ -45,29 +44,4 @@ def test_bad_options(tmp_path, net):
         generate(net, tmp_path, CoreOptions(top="1bad name"))
 
 
-def test_network_module_reads_back_with_pyverilog(tmp_path, net, monkeypatch):
-    from pyverilog.vparser import ast as vast
-    from pyverilog.vparser.parser import VerilogParser
-
-    generate(net, tmp_path, CoreOptions(pipeline_every=2))
-    monkeypatch.chdir(tmp_path)  # pyverilog writes its parser tables into the cwd
-    tree = VerilogParser().parse((tmp_path / "gf_core_net.sv").read_text())
-    assigns = []
-
-    def walk(node):
-        if isinstance(node, vast.Assign):
-            assigns.append(node)
-        for child in node.children():
-            walk(child)
-
-    walk(tree)
-    n_out = sum(int(g.size) for g in net.head.groups)
-    assert len(assigns) == net.num_gates + n_out
-
-
-@pytest.mark.parametrize("every", [0, 1, 3])
-@pytest.mark.parametrize("scores", [True, False])
-def test_generated_core_is_lint_clean(tmp_path, net, every, scores):
-    core = generate(net, tmp_path, CoreOptions(pipeline_every=every, scores=scores))
-    report = verilator_lint(core.files, toplevel=core.top)
-    assert report == "", report
+# Read-back of the network module: tests/test_readback.py; lint: tests/test_lint.py.

@@ -26,11 +26,36 @@ from .gates import NUM_GATES
 IR_FORMAT = "gateflow-ir"
 IR_VERSION = 1
 MAX_SIGNALS = 50_000_000  # refuse absurd sizes before allocating anything
+MAX_ENTRIES = 4 * MAX_SIGNALS  # integers in all lists of one IR together
+MAX_FILE_BYTES = 2**31  # larger files are refused before they are read
 MAX_THRESHOLD = 2**31 - 1
+_MAX_MESSAGE = 300
 
 
 class IRError(GateflowError):
-    """An IR file or object that breaks the specification."""
+    """An IR file or object that breaks the specification (a one-line message)."""
+
+    def __init__(self, message: str) -> None:
+        line = " ".join(str(message).split())
+        if len(line) > _MAX_MESSAGE:
+            line = line[: _MAX_MESSAGE - 3] + "..."
+        super().__init__(line)
+
+
+def _show(value: Any) -> str:
+    """A short, one-line rendering of a JSON value for an error message."""
+    if isinstance(value, dict):
+        return f"an object of {len(value)} fields"
+    if isinstance(value, list):
+        return f"a list of {len(value)} entries"
+    if isinstance(value, str):
+        return repr(value[:40] + ("..." if len(value) > 40 else ""))
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**18:
+        return f"an integer of {len(str(abs(value)))} digits"
+    try:
+        return json.dumps(value)[:40]
+    except (TypeError, ValueError):
+        return type(value).__name__
 
 
 @dataclass
@@ -140,27 +165,48 @@ class Netlist:
 # --------------------------------------------------------------------------- loading
 
 
-def _int_array(value: Any, where: str, lo: int, hi: int) -> np.ndarray:
+class _Budget:
+    """Counts the integers read from one IR so that a huge one is refused early."""
+
+    def __init__(self) -> None:
+        self.used = 0
+
+    def take(self, n: int, where: str) -> None:
+        self.used += n
+        if self.used > MAX_ENTRIES:
+            raise IRError(f"{where}: the IR holds more than {MAX_ENTRIES} integers in all")
+
+
+def _int_array(
+    value: Any, where: str, lo: int, hi: int, budget: _Budget | None = None
+) -> np.ndarray:
     """A JSON list of integers in [lo, hi) as int64, or an IRError naming ``where``."""
     if not isinstance(value, list):
-        raise IRError(f"{where}: expected a list of integers, got {type(value).__name__}")
+        raise IRError(f"{where}: expected a list of integers, got {_show(value)}")
     if len(value) > MAX_SIGNALS:
         raise IRError(f"{where}: {len(value)} entries is more than the limit of {MAX_SIGNALS}")
+    if budget is not None:
+        budget.take(len(value), where)
     for i, v in enumerate(value):
         if isinstance(v, bool) or not isinstance(v, int):
-            raise IRError(f"{where}[{i}]: expected an integer, got {json.dumps(v)[:40]}")
-    arr = np.array(value, dtype=np.int64) if value else np.zeros(0, dtype=np.int64)
-    if arr.size:
-        bad = np.flatnonzero((arr < lo) | (arr >= hi))
-        if bad.size:
-            i = int(bad[0])
-            raise IRError(f"{where}[{i}] = {int(arr[i])} is out of range [{lo}, {hi})")
-    return arr
+            raise IRError(f"{where}[{i}]: expected an integer, got {_show(v)}")
+        if not lo <= v < hi:
+            raise IRError(f"{where}[{i}] = {_show(v)} is out of range [{lo}, {hi})")
+    return np.array(value, dtype=np.int64) if value else np.zeros(0, dtype=np.int64)
+
+
+def _exact_int(value: Any, where: str, lo: int, hi: int) -> int:
+    """An integer field in [lo, hi] (booleans and floats are not integers)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise IRError(f"{where} must be an integer, got {_show(value)}")
+    if not lo <= value <= hi:
+        raise IRError(f"{where} = {_show(value)} is out of range [{lo}, {hi}]")
+    return value
 
 
 def _expect_keys(obj: Any, where: str, required: set[str], optional: set[str] = frozenset()):
     if not isinstance(obj, dict):
-        raise IRError(f"{where}: expected an object, got {type(obj).__name__}")
+        raise IRError(f"{where}: expected an object, got {_show(obj)}")
     missing = required - obj.keys()
     if missing:
         raise IRError(f"{where}: missing field {sorted(missing)[0]!r}")
@@ -172,100 +218,133 @@ def _expect_keys(obj: Any, where: str, required: set[str], optional: set[str] = 
 def from_dict(data: Any) -> Netlist:
     """Build and validate a Netlist from parsed JSON."""
     if not isinstance(data, dict):
-        raise IRError(f"IR: expected a JSON object, got {type(data).__name__}")
-    if data.get("format") != IR_FORMAT:
-        raise IRError(f"IR: format is {data.get('format')!r}, expected {IR_FORMAT!r}")
-    version = data.get("version")
+        raise IRError(f"IR: expected a JSON object, got {_show(data)}")
+    if "format" not in data:
+        raise IRError("IR: missing field 'format'")
+    if data["format"] != IR_FORMAT:
+        raise IRError(f"IR: format is {_show(data['format'])}, expected {IR_FORMAT!r}")
+    if "version" not in data:
+        raise IRError("IR: missing field 'version'")
+    version = data["version"]
     if isinstance(version, bool) or not isinstance(version, int):
-        raise IRError(f"IR: version must be an integer, got {json.dumps(version)[:40]}")
+        raise IRError(f"IR: version must be an integer, got {_show(version)}")
     if version != IR_VERSION:
         raise IRError(f"IR: version {version} is not supported (this gateflow reads {IR_VERSION})")
     _expect_keys(data, "IR", {"format", "version", "encoder", "layers", "head"}, {"meta"})
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
-        raise IRError("IR: meta must be an object")
+        raise IRError(f"IR: meta must be an object, got {_show(meta)}")
+    budget = _Budget()
 
     enc = data["encoder"]
     _expect_keys(enc, "encoder", {"kind", "num_raw_features", "feature", "threshold"})
     if enc["kind"] != "thermometer":
-        raise IRError(f"encoder: kind {enc['kind']!r} is not supported (expected 'thermometer')")
-    nraw = enc["num_raw_features"]
-    if isinstance(nraw, bool) or not isinstance(nraw, int) or not 1 <= nraw <= MAX_SIGNALS:
-        raise IRError(f"encoder: num_raw_features must be a positive integer, got {nraw!r}")
-    try:
-        encoder = ThermometerEncoder(
-            num_raw_features=nraw,
-            feature=_int_array(enc["feature"], "encoder.feature", 0, nraw),
-            threshold=_int_array(
-                enc["threshold"], "encoder.threshold", -MAX_THRESHOLD, MAX_THRESHOLD + 1
-            ),
+        raise IRError(
+            f"encoder: kind {_show(enc['kind'])} is not supported (expected 'thermometer')"
         )
+    nraw = _exact_int(enc["num_raw_features"], "encoder.num_raw_features", 1, MAX_SIGNALS)
+    feature = _int_array(enc["feature"], "encoder.feature", 0, nraw, budget)
+    threshold = _int_array(
+        enc["threshold"], "encoder.threshold", -MAX_THRESHOLD, MAX_THRESHOLD + 1, budget
+    )
+    if feature.size != threshold.size:
+        raise IRError(
+            f"encoder: feature and threshold differ in length ({feature.size} vs {threshold.size})"
+        )
+    try:
+        encoder = ThermometerEncoder(num_raw_features=nraw, feature=feature, threshold=threshold)
     except EncodingError as exc:
         raise IRError(f"encoder: {exc}") from None
 
     if not isinstance(data["layers"], list):
-        raise IRError("IR: layers must be a list")
+        raise IRError(f"IR: layers must be a list, got {_show(data['layers'])}")
     layers = []
+    base = encoder.num_bits  # signals defined before the layer being read
     for li, lay in enumerate(data["layers"]):
         where = f"layers[{li}]"
         _expect_keys(lay, where, {"kind", "a", "b", "op"})
         if lay["kind"] != "logic":
-            raise IRError(f"{where}: kind {lay['kind']!r} is not supported (expected 'logic')")
-        # ranges against earlier signals are checked by validate(); here only the types
-        layers.append(
-            LogicLayer(
-                a=_int_array(lay["a"], f"{where}.a", 0, MAX_SIGNALS),
-                b=_int_array(lay["b"], f"{where}.b", 0, MAX_SIGNALS),
-                op=_int_array(lay["op"], f"{where}.op", 0, NUM_GATES),
-            )
+            raise IRError(f"{where}: kind {_show(lay['kind'])} is not supported (expected 'logic')")
+        # a and b must name an earlier signal; validate() says which rule a bad one breaks
+        layer = LogicLayer(
+            a=_int_array(lay["a"], f"{where}.a", 0, MAX_SIGNALS, budget),
+            b=_int_array(lay["b"], f"{where}.b", 0, MAX_SIGNALS, budget),
+            op=_int_array(lay["op"], f"{where}.op", 0, NUM_GATES, budget),
         )
+        _check_layer(layer, li, base)
+        base += layer.size
+        if base > MAX_SIGNALS:
+            raise IRError(f"IR: more than {MAX_SIGNALS} signals")
+        layers.append(layer)
 
     head = data["head"]
     _expect_keys(head, "head", {"kind", "num_classes", "groups"})
     if head["kind"] != "groupsum":
-        raise IRError(f"head: kind {head['kind']!r} is not supported (expected 'groupsum')")
+        raise IRError(f"head: kind {_show(head['kind'])} is not supported (expected 'groupsum')")
     if not isinstance(head["groups"], list):
-        raise IRError("head.groups must be a list of lists")
-    groups = [
-        _int_array(g, f"head.groups[{c}]", 0, MAX_SIGNALS) for c, g in enumerate(head["groups"])
-    ]
-    if head["num_classes"] != len(groups):
+        raise IRError(f"head.groups must be a list of lists, got {_show(head['groups'])}")
+    num_classes = _exact_int(head["num_classes"], "head.num_classes", 1, MAX_SIGNALS)
+    if num_classes != len(head["groups"]):
         raise IRError(
-            f"head: num_classes is {head['num_classes']!r} but there are {len(groups)} groups"
+            f"head: num_classes is {num_classes} but there are {len(head['groups'])} groups"
         )
+    groups = [
+        _int_array(g, f"head.groups[{c}]", 0, MAX_SIGNALS, budget)
+        for c, g in enumerate(head["groups"])
+    ]
     return validate(Netlist(encoder=encoder, layers=layers, head=GroupSum(groups), meta=meta))
+
+
+def _is_int_vector(arr: Any) -> bool:
+    return isinstance(arr, np.ndarray) and arr.ndim == 1 and arr.dtype.kind in "iu"
+
+
+def _check_layer(layer: Any, li: int, base: int) -> None:
+    """One layer's rules: integer vectors of one length >= 1, gate numbers 0..15, and
+    operands naming signals below ``base`` (the layer's first gate)."""
+    if not isinstance(layer, LogicLayer):
+        raise IRError(f"layers[{li}]: expected a LogicLayer, got {type(layer).__name__}")
+    for name in ("a", "b", "op"):
+        if not _is_int_vector(getattr(layer, name)):
+            raise IRError(f"layers[{li}].{name}: expected a 1-D integer array")
+    if not (layer.a.shape == layer.b.shape == layer.op.shape):
+        raise IRError(
+            f"layers[{li}]: a, b and op must have the same length "
+            f"(got {layer.a.size}, {layer.b.size}, {layer.op.size})"
+        )
+    if layer.op.shape[0] == 0:
+        raise IRError(f"layers[{li}]: a layer needs at least one gate")
+    for name, arr in (("a", layer.a), ("b", layer.b)):
+        bad = np.flatnonzero((arr < 0) | (arr >= base))
+        if bad.size:
+            j = int(bad[0])
+            raise IRError(
+                f"layers[{li}].{name}[{j}] = {int(arr[j])} does not name an earlier signal "
+                f"(must be in [0, {base}))"
+            )
+    if layer.op.min() < 0 or layer.op.max() >= NUM_GATES:
+        raise IRError(f"layers[{li}]: op must be a gate number 0..{NUM_GATES - 1}")
 
 
 def validate(net: Netlist) -> Netlist:
     """Check every structural rule of the specification; raise IRError on the first break."""
     # the encoder validates itself on construction (ThermometerEncoder)
+    if not isinstance(net.encoder, ThermometerEncoder):
+        raise IRError(f"encoder: expected a ThermometerEncoder, got {type(net.encoder).__name__}")
+    if not isinstance(net.layers, list) or not isinstance(net.head, GroupSum):
+        raise IRError("IR: layers must be a list of LogicLayer and head a GroupSum")
+    if not isinstance(net.meta, dict):
+        raise IRError("IR: meta must be a dict")
     base = net.num_inputs
     for li, layer in enumerate(net.layers):
-        n = layer.op.shape[0]
-        if not (layer.a.shape == layer.b.shape == layer.op.shape) or layer.op.ndim != 1:
-            raise IRError(
-                f"layers[{li}]: a, b and op must have the same length "
-                f"(got {layer.a.size}, {layer.b.size}, {layer.op.size})"
-            )
-        if n == 0:
-            raise IRError(f"layers[{li}]: a layer needs at least one gate")
-        for name, arr in (("a", layer.a), ("b", layer.b)):
-            bad = np.flatnonzero((arr < 0) | (arr >= base))
-            if bad.size:
-                j = int(bad[0])
-                raise IRError(
-                    f"layers[{li}].{name}[{j}] = {int(arr[j])} does not name an earlier signal "
-                    f"(must be in [0, {base}))"
-                )
-        if layer.op.min() < 0 or layer.op.max() >= NUM_GATES:
-            raise IRError(f"layers[{li}]: op must be a gate number 0..{NUM_GATES - 1}")
-        base += n
+        _check_layer(layer, li, base)
+        base += layer.size
         if base > MAX_SIGNALS:
             raise IRError(f"IR: more than {MAX_SIGNALS} signals")
-    if net.head.num_classes < 1:
+    if not isinstance(net.head.groups, list) or net.head.num_classes < 1:
         raise IRError("head: needs at least one class")
     for c, g in enumerate(net.head.groups):
-        if g.ndim != 1 or g.size == 0:
+        if not _is_int_vector(g) or g.size == 0:
             raise IRError(f"head.groups[{c}]: a class needs at least one signal")
         bad = np.flatnonzero((g < 0) | (g >= base))
         if bad.size:
@@ -278,21 +357,47 @@ def load(path: str | Path) -> Netlist:
     """Read and validate an IR file; any problem is an IRError with a one-line message."""
     path = Path(path)
     try:
-        text = path.read_text()
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise IRError(f"{path}: {size} bytes is more than the limit of {MAX_FILE_BYTES}")
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise IRError(f"{path}: no such file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise IRError(f"{path}: cannot read: {exc}") from None
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise IRError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise IRError(f"{path}: JSON nested too deeply") from None
-    try:
-        return from_dict(data)
+        return from_json(text)
     except IRError as exc:
         raise IRError(f"{path}: {exc}") from None
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise IRError(f"JSON object has the field {_show(dup)} twice")
+    return obj
+
+
+def _no_constant(name: str) -> Any:
+    raise IRError(f"{name} is not a JSON number")
+
+
+def from_json(text: str) -> Netlist:
+    """Parse and validate IR text (strict JSON: no NaN/Infinity, no repeated fields)."""
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise IRError(f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise IRError("JSON nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal with too many digits
+        raise IRError(f"not valid JSON ({exc})") from None
+    try:
+        return from_dict(data)
+    except RecursionError:
+        raise IRError("IR nested too deeply") from None
 
 
 def score_width(net: Netlist) -> int:
