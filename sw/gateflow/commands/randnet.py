@@ -1,0 +1,50 @@
+"""``gateflow randnet``: a random netlist IR, for benchmarks and hardware sizing."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_randnet(args: argparse.Namespace) -> int:
+    from ..passes import DEFAULT_PASSES, run_passes
+    from ..randnet import random_netlist
+
+    try:
+        net = random_netlist(
+            args.inputs, args.widths, args.classes, seed=args.seed, skip_prob=args.skip
+        )
+    except ValueError as exc:
+        from ..errors import GateflowError
+
+        raise GateflowError(str(exc)) from None
+    if not args.no_passes:
+        net, _ = run_passes(net, DEFAULT_PASSES)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    net.save(out)
+    print(
+        f"{out}: {net.num_inputs} inputs, {net.num_gates} gates in {len(net.layers)} layers, "
+        f"{net.num_classes} classes"
+    )
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from ..cli import _positive, _widths
+
+    p = sub.add_parser(
+        "randnet",
+        help="write a random netlist IR (for sizing and benchmarks)",
+        description="Write a random logic gate network as an IR file: random gates and "
+        "wiring, the last layer split evenly into the classes' groups; the default "
+        "passes (fold, dce) run unless --no-passes.",
+    )
+    p.add_argument("--inputs", type=_positive, required=True, help="input bits")
+    p.add_argument("--widths", type=_widths, required=True, help="gates per layer, e.g. 2000,2000")
+    p.add_argument("--classes", type=_positive, default=10, help="classes (default: 10)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--skip", type=float, default=0.0, help="chance a gate reads an older layer")
+    p.add_argument("--no-passes", action="store_true", help="keep dead and foldable gates")
+    p.add_argument("--out", required=True, help="IR file to write")
+    p.set_defaults(func=cmd_randnet)
