@@ -37,7 +37,7 @@ from typing import Any
 from .. import protocol as P
 from ..errors import GateflowError
 from ..paths import REPO, RTL
-from ..sim.runner import _compiler_id, _tool_env, _verilator_version, cache_dir, find_verilator
+from ..sim.runner import cache_dir, compiler_id, find_verilator, tool_env, verilator_version
 from .transport import LinkError
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,7 @@ def board_params(
 
 
 def _runtime_cache(env: Mapping[str, str], verilator: str) -> Path:
-    key = json.dumps([verilator, _compiler_id(env.get("CXX", "c++")), env.get("CXXFLAGS", "")])
+    key = json.dumps([verilator, compiler_id(env.get("CXX", "c++")), env.get("CXXFLAGS", "")])
     return cache_dir() / "board-sim" / "runtime" / hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
@@ -230,8 +230,8 @@ def build_simulator(sources: Sequence[Path], params: Mapping[str, Any]) -> Path:
     """The simulator binary of gf_board_top over ``sources`` with ``params``; built on
     first use and cached by the hash of everything that goes into it."""
     verilator = find_verilator()
-    version = _verilator_version(verilator)
-    env = _tool_env({})
+    version = verilator_version(verilator)
+    env = tool_env({})
     digest = hashlib.sha256()
     for src in [*sources, HARNESS]:
         digest.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
@@ -241,7 +241,7 @@ def build_simulator(sources: Sequence[Path], params: Mapping[str, Any]) -> Path:
                 {k: str(v) for k, v in sorted(params.items())},
                 VERILATOR_ARGS,
                 version,
-                _compiler_id(env.get("CXX", "c++")),
+                compiler_id(env.get("CXX", "c++")),
                 env.get("CXXFLAGS", ""),
             ]
         ).encode()

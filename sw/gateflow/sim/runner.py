@@ -122,8 +122,8 @@ def find_verilator() -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def _verilator_version(verilator: Path) -> str:
-    env = _tool_env({})
+def verilator_version(verilator: Path) -> str:
+    env = tool_env({})
     try:
         out = subprocess.run(
             [str(verilator), "--version"],
@@ -138,7 +138,7 @@ def _verilator_version(verilator: Path) -> str:
     return out.stdout.strip()
 
 
-def _tool_env(extra_env: Mapping[str, str]) -> dict[str, str]:
+def tool_env(extra_env: Mapping[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("VERILATOR_ROOT", None)
     env.update(extra_env)
@@ -153,7 +153,7 @@ def _patched_process_state(
     """Set os.environ and sys.path as cocotb's runner must see them; restore on exit."""
     saved_env = dict(os.environ)
     saved_path = list(sys.path)
-    new_env = _tool_env(extra_env)
+    new_env = tool_env(extra_env)
     try:
         os.environ.clear()
         os.environ.update(new_env)
@@ -233,7 +233,7 @@ def cache_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=4)
-def _compiler_id(cxx: str) -> str:
+def compiler_id(cxx: str) -> str:
     try:
         out = subprocess.run(
             [cxx, "--version"], capture_output=True, text=True, check=False, timeout=60
@@ -271,7 +271,7 @@ def _runtime_dir(
         [
             verilator_version,
             cocotb.__version__,
-            _compiler_id(cxx),
+            compiler_id(cxx),
             [env.get(v, "") for v in ("CXX", "CXXFLAGS", "CPPFLAGS", "OPT_GLOBAL")],
             _runtime_relevant(build_args),
             waves,
@@ -396,7 +396,7 @@ def verilator_lint(
         *(f"-G{k}={v}" for k, v in (parameters or {}).items()),
         *(str(Path(s)) for s in sources),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=_tool_env({}), check=False)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=tool_env({}), check=False)
     lines = [
         line
         for line in (proc.stdout + proc.stderr).splitlines()
@@ -495,7 +495,7 @@ def run_cocotb(
         timescale=timescale,
         waves=waves,
         cxx_opt=cxx_opt,
-        verilator_version=_verilator_version(verilator),
+        verilator_version=verilator_version(verilator),
     )
 
     with _lock:  # the runner reads os.environ and sys.path, patched per step below
@@ -520,7 +520,7 @@ def run_cocotb(
                         log_file=build_log,
                     )
 
-            rt_dir = _runtime_dir(str(key["verilator"]), args, waves, _tool_env(env))
+            rt_dir = _runtime_dir(str(key["verilator"]), args, waves, tool_env(env))
             runtime = _cached_runtime(rt_dir)
             try:
                 if runtime:
