@@ -19,7 +19,9 @@ VARIANT ?=
 BUILD_ARGS ?=
 BOARD_ARGS = --board $(BOARD) $(if $(VARIANT),--variant $(VARIANT))
 
-.PHONY: all venv sim test lint bitstream program boards clean distclean help
+BENCH_DATA ?= ../shared/data/mnist
+
+.PHONY: all venv sim test lint bitstream program boards bench clean distclean help
 
 all: sim
 
@@ -29,6 +31,8 @@ help:
 	@echo "                            build the bitstream and report.json into build/<board>/"
 	@echo "make program BOARD=<board>  load that bitstream onto the board (openFPGALoader)"
 	@echo "make boards                 list the supported boards"
+	@echo "make bench [BENCH_DATA=dir]  benchmarks (training vs baseline, accuracy, golden, Verilator):"
+	@echo "                            build/bench/*.json and *.png"
 	@echo "make test                   run the test suite (what CI runs)"
 	@echo "make lint                   ruff over the Python package and tests"
 	@echo "make clean                  remove build/ ; make distclean also removes .venv"
@@ -56,6 +60,9 @@ program: $(STAMP)
 
 boards: $(STAMP)
 	@$(GATEFLOW) boards
+
+bench: $(STAMP)
+	$(GATEFLOW) bench all --out build/bench --data-dir $(BENCH_DATA)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -87,6 +87,21 @@ def test_crop_encoder_on_images():
         make_encoder(TINY.replace(crop=4), Dataset("flat", X, y, X, y, None, 10))
 
 
+@pytest.mark.parametrize("backend", ["native", "torch", "reference"])
+def test_trained_model_is_bit_exact_with_the_golden_model(digits, backend):
+    from gateflow.export import export
+    from gateflow.flow import check_against_torch
+    from gateflow.nn import kernels
+
+    if backend == "native" and not kernels.native_available():
+        pytest.skip("no C++ compiler for the native kernel")
+    model, _ = train(TINY.replace(steps=15), progress=False, data=digits)
+    impl = "reference" if backend == "reference" else "fast"
+    model.set_impl(impl, None if backend == "reference" else backend)
+    golden = check_against_torch(export(model), model, digits.X_test, backend)
+    assert golden.scores.sum() > 0
+
+
 @pytest.mark.slow
 def test_default_digits_config_trains_well(digits):
     model, result = train(DEFAULT_DIGITS, progress=False, data=digits)

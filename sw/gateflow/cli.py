@@ -86,6 +86,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--encoding", choices=("uniform", "quantile"), default=d.encoding)
     g.add_argument("--connections", choices=("random", "unique"), default=d.connections)
     g.add_argument("--residual-init", action="store_true", help="start every gate as pass-through")
+    g.add_argument(
+        "--schedule", choices=("constant", "cosine"), default=d.schedule, help="learning rate"
+    )
+    g.add_argument(
+        "--temperature", type=float, default=d.temperature, help="Gumbel-softmax temperature"
+    )
     g.add_argument("--crop", type=_positive, help="keep the centred CROP x CROP pixels")
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument(
@@ -115,6 +121,8 @@ def _train_config(args: argparse.Namespace):
         encoding=args.encoding,
         connections=args.connections,
         residual_init=args.residual_init,
+        schedule=args.schedule,
+        temperature=args.temperature,
         crop=args.crop,
         seed=args.seed,
         threads=args.threads,

@@ -117,6 +117,21 @@ def test_gumbel_train_forward_is_hard_with_gradients():
     assert torch.equal(layer(x.detach()), layer(x.detach()))
 
 
+def test_gumbel_noise_is_gumbel():
+    from gateflow.nn.logic import gumbel_noise
+
+    torch.manual_seed(0)
+    g = gumbel_noise(torch.zeros(200_000))
+    assert torch.isfinite(g).all()
+    assert abs(g.mean().item() - 0.5772) < 0.01  # Euler-Mascheroni constant
+    assert abs(g.var().item() - torch.pi**2 / 6) < 0.03
+    # Gumbel-max: argmax(logits + noise) samples softmax(logits)
+    logits = torch.tensor([0.0, 1.0, 2.0])
+    picks = (logits + gumbel_noise(torch.zeros(100_000, 3))).argmax(-1)
+    freq = torch.bincount(picks, minlength=3).float() / picks.numel()
+    torch.testing.assert_close(freq, torch.softmax(logits, 0), atol=0.01, rtol=0)
+
+
 def test_residual_init_passes_a_through():
     layer = LogicLayer(16, 32, residual_init=True, generator=_gen())
     assert torch.all(layer.ops() == gates.PASS_A)

@@ -37,11 +37,13 @@ from gateflow import gates
 from gateflow.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.nn.encoding import Thermometer
+from gateflow.nn.kernels import BACKENDS, logic_layer_fm
 
 How = Literal["train", "soft", "hard"]
 MODES = ("softmax", "gumbel")
 CONNECTIONS = ("random", "unique")
 HOWS = ("train", "soft", "hard")
+IMPLS = ("fast", "reference")
 RESIDUAL_LOGIT = 5.0  # logit of the pass-through gate under residual_init; the others are 0
 CHECKPOINT_FORMAT = "gateflow.logicnet"
 CHECKPOINT_VERSION = 1
@@ -80,6 +82,16 @@ def unique_wiring(
         else:  # pragma: no cover - needs one input to fill more than half the slots
             raise ModelError(f"could not wire {out_dim} neurons on {in_dim} inputs with a != b")
     return torch.from_numpy(a_np), torch.from_numpy(b_np)
+
+
+def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
+    """Gumbel(0, 1) samples shaped like ``like``: ``-log(-log(U))``, U uniform in (0, 1).
+
+    Drawn from uniforms (not ``exponential_``, several times slower on CPU); U is
+    kept above the smallest normal float so the logs stay finite.
+    """
+    u = torch.rand_like(like).clamp_(min=torch.finfo(like.dtype).tiny)
+    return u.log_().neg_().log_().neg_()
 
 
 # ------------------------------------------------------------------ layers
@@ -134,9 +146,8 @@ class LogicLayer(nn.Module):
         if how == "soft" or (how == "train" and self.mode == "softmax"):
             return torch.softmax(self.logits, dim=-1)
         if how == "train":  # gumbel: hard forward, straight-through softmax gradients
-            noise = -torch.empty_like(self.logits).exponential_().log()
-            soft = torch.softmax((self.logits + noise) / self.temperature, dim=-1)
-            hard = F.one_hot(soft.argmax(dim=-1), gates.NUM_GATES).to(soft.dtype)
+            soft = torch.softmax((self.logits + gumbel_noise(self.logits)) / self.temperature, -1)
+            hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(dim=-1, keepdim=True), 1.0)
             return hard + (soft - soft.detach())  # exactly one-hot in value
         raise ModelError(f"how must be one of {HOWS}, got {how!r}")
 
@@ -147,13 +158,30 @@ class LogicLayer(nn.Module):
         return self.weights(how) @ self.poly
 
     def forward(self, x: torch.Tensor, how: How | None = None) -> torch.Tensor:
-        """``x``: [batch, in_dim] in [0, 1] -> [batch, out_dim]."""
+        """``x``: [batch, in_dim] in [0, 1] -> [batch, out_dim].
+
+        The readable reference (batch-major, autograd through every op): the
+        specification the fused kernels of :meth:`forward_fm` are tested against.
+        """
         if how is None:
             how = "train" if self.training else "hard"
         c = self.coefficients(how)
         xa = x.index_select(-1, self.a)
         xb = x.index_select(-1, self.b)
         return c[:, 0] + xa * (c[:, 1] + c[:, 3] * xb) + c[:, 2] * xb
+
+    def forward_fm(
+        self, x: torch.Tensor, how: How | None = None, backend: str | None = None
+    ) -> torch.Tensor:
+        """Feature-major forward: ``x`` [in_dim, batch] -> [out_dim, batch].
+
+        The same maths as :meth:`forward` through one fused autograd function
+        (:func:`gateflow.nn.kernels.logic_layer_fm`); ``backend``: "auto",
+        "native" or "torch" (None: ``$GATEFLOW_KERNEL`` or "auto").
+        """
+        if how is None:
+            how = "train" if self.training else "hard"
+        return logic_layer_fm(x, self.coefficients(how), self.a, self.b, backend)
 
     def extra_repr(self) -> str:
         return f"{self.in_dim} -> {self.out_dim}, connections={self.connections}, mode={self.mode}"
@@ -176,6 +204,13 @@ class GroupSum(nn.Module):
         if x.shape[-1] % self.num_classes:
             raise ModelError(f"{x.shape[-1]} outputs do not split into {self.num_classes} groups")
         s = x.reshape(*x.shape[:-1], self.num_classes, -1).sum(dim=-1)
+        return s / self.tau if self.training else s
+
+    def forward_fm(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature-major input [outputs, batch] -> class scores [batch, num_classes]."""
+        if x.shape[0] % self.num_classes:
+            raise ModelError(f"{x.shape[0]} outputs do not split into {self.num_classes} groups")
+        s = x.reshape(self.num_classes, -1, x.shape[-1]).sum(dim=1).t()
         return s / self.tau if self.training else s
 
     def extra_repr(self) -> str:
@@ -232,6 +267,19 @@ class LogicNet(nn.Module):
             for i, o in zip(dims[:-1], dims[1:], strict=True)
         )
         self.head = GroupSum(num_classes, tau)
+        # How forward computes (not part of the config: all give the same model):
+        # "fast" = feature-major fused kernels, "reference" = the readable layer code.
+        self.impl: str = "fast"
+        self.backend: str | None = None  # kernel backend of the fast path (None: auto)
+
+    def set_impl(self, impl: str = "fast", backend: str | None = None) -> LogicNet:
+        """Choose the forward implementation ("fast" or "reference") and kernel backend."""
+        if impl not in IMPLS:
+            raise ModelError(f"impl must be one of {IMPLS}, got {impl!r}")
+        if backend is not None and backend not in BACKENDS:
+            raise ModelError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.impl, self.backend = impl, backend
+        return self
 
     @property
     def num_classes(self) -> int:
@@ -247,9 +295,14 @@ class LogicNet(nn.Module):
 
     def forward(self, x: torch.Tensor, how: How | None = None) -> torch.Tensor:
         h = self.encoder(x)
+        if self.impl == "reference":
+            for layer in self.layers:
+                h = layer(h, how)
+            return self.head(h)
+        h = h.t().contiguous()  # feature-major [bits, batch] through the layers
         for layer in self.layers:
-            h = layer(h, how)
-        return self.head(h)
+            h = layer.forward_fm(h, how, self.backend)
+        return self.head.forward_fm(h)
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,228 @@
+"""``gateflow bench``: training throughput, accuracy, golden-model and Verilator benchmarks.
+
+Every subcommand prints one JSON object on stdout (``all`` prints the files it
+wrote); ``--out`` also writes it to a file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from gateflow.errors import GateflowError
+
+DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic")
+
+
+def _print(result: dict[str, Any], out: str | None) -> int:
+    text = json.dumps(result, indent=1)
+    if out:
+        from gateflow.bench.suite import write_json
+
+        write_json(result, Path(out))
+    print(text)
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("expected an integer >= 1")
+    return value
+
+
+def _throughput_spec(args: argparse.Namespace):
+    from gateflow.bench.throughput import ThroughputSpec
+
+    baseline_steps = args.baseline_steps or max(1, args.steps // 10)
+    return ThroughputSpec(
+        layers=args.layers,
+        width=args.width,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        baseline_steps=baseline_steps,
+        rounds=min(args.rounds, args.steps, baseline_steps),
+        threads=args.threads,
+        mode=args.mode,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        crop=args.crop,
+        seed=args.seed,
+        device=args.device,
+        backend=args.backend,
+    )
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from gateflow.bench.throughput import run_throughput
+
+    return _print(run_throughput(_throughput_spec(args), baseline=args.baseline), args.out)
+
+
+def _accuracy_spec(args: argparse.Namespace):
+    from gateflow.bench.accuracy import AccuracySpec, parse_recipe
+
+    recipes: dict[str, dict[str, Any]] = {}
+    for text in args.recipe or []:
+        mode, values = parse_recipe(text)
+        recipes.setdefault(mode, {}).update(values)
+    return AccuracySpec(
+        modes=tuple(args.modes.split(",")),
+        layers=args.layers,
+        width=args.width,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        eval_every=args.eval_every,
+        threads=args.threads,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        crop=args.crop,
+        recipes=recipes,
+        seed=args.seed,
+        device=args.device,
+    )
+
+
+def cmd_accuracy(args: argparse.Namespace) -> int:
+    from gateflow.bench import plots
+    from gateflow.bench.accuracy import run_accuracy
+
+    result = run_accuracy(_accuracy_spec(args), progress=not args.no_progress)
+    if args.plot_dir:
+        plots.plot_accuracy(result, Path(args.plot_dir) / "accuracy.png")
+        plots.plot_gap(result, Path(args.plot_dir) / "gap.png")
+    return _print(result, args.out)
+
+
+def cmd_golden(args: argparse.Namespace) -> int:
+    from gateflow.bench.inference import run_golden
+
+    result = run_golden(
+        inputs=args.inputs,
+        widths=(args.width,) * args.layers,
+        samples=args.samples,
+        seed=args.seed,
+    )
+    return _print(result, args.out)
+
+
+def cmd_verilator(args: argparse.Namespace) -> int:
+    from gateflow.bench.inference import run_verilator
+
+    result = run_verilator(
+        inputs=args.inputs,
+        widths=(args.width,) * args.layers,
+        samples=args.samples,
+        seed=args.seed,
+    )
+    return _print(result, args.out)
+
+
+def cmd_all(args: argparse.Namespace) -> int:
+    from gateflow.bench.suite import PARTS, run_suite
+
+    parts = tuple(args.only.split(",")) if args.only else PARTS
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        raise GateflowError(f"unknown benchmark(s) {', '.join(unknown)}; choose from {PARTS}")
+    written = run_suite(args.out, args.data_dir, parts, progress=not args.no_progress)
+    print(json.dumps({k: str(v) for k, v in written.items()}, indent=1))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser, layers: int, width: int) -> None:
+    p.add_argument("--layers", type=_positive, default=layers, help="default: %(default)s")
+    p.add_argument("--width", type=_positive, default=width, help="gates per layer (%(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="also write the JSON to this file")
+
+
+def _data(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="default: %(default)s")
+    p.add_argument("--data-dir", help="folder of the MNIST IDX files")
+    p.add_argument("--crop", type=_positive, default=20, help="centred crop (default: 20)")
+    p.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmarks: training throughput, accuracy, inference speed",
+        description="Benchmarks; each prints one JSON object.",
+    )
+    bench = p.add_subparsers(dest="bench_command", required=True, metavar="BENCHMARK")
+
+    q = bench.add_parser(
+        "train",
+        help="training samples/s (optionally side by side with the reference formulation)",
+        description="Time training steps of an L x W logic gate network (MNIST binarized, "
+        "cropped); with --baseline also the reference 16-gate mixture with plain "
+        "autograd, in alternating rounds in the same process.",
+    )
+    _common(q, 6, 8000)
+    _data(q)
+    q.add_argument("--batch-size", type=_positive, default=100)
+    q.add_argument("--steps", type=_positive, default=100, help="timed steps (%(default)s)")
+    q.add_argument("--threads", type=_positive, default=2, help="torch threads (%(default)s)")
+    q.add_argument("--baseline", action="store_true", help="time the reference as well")
+    q.add_argument("--baseline-steps", type=_positive, help="timed baseline steps (steps / 10)")
+    q.add_argument("--rounds", type=_positive, default=5, help="alternations (%(default)s)")
+    q.add_argument("--mode", choices=("softmax", "gumbel"), default="softmax")
+    q.add_argument("--backend", choices=("auto", "native", "torch"), help="fast-path kernels")
+    q.set_defaults(func=cmd_train)
+
+    q = bench.add_parser(
+        "accuracy",
+        help="softmax vs Gumbel training: test accuracy vs steps, gap, unused gates",
+        description="Train the same network once per mode, evaluating the test split "
+        "(discretized and soft) every --eval-every steps.",
+    )
+    _common(q, 6, 8000)
+    _data(q)
+    q.set_defaults(device="auto")
+    q.add_argument("--modes", default="softmax,gumbel")
+    q.add_argument("--batch-size", type=_positive, default=100)
+    q.add_argument("--steps", type=_positive, default=1500)
+    q.add_argument("--eval-every", type=_positive, default=100)
+    q.add_argument("--threads", type=_positive, default=1, help="torch threads (%(default)s)")
+    q.add_argument(
+        "--recipe",
+        action="append",
+        metavar="MODE:KEY=VALUE,...",
+        help="override a mode's recipe (keys: lr, tau, residual_init, schedule, temperature, "
+        "connections), "
+        "e.g. gumbel:lr=0.1,tau=10; repeatable",
+    )
+    q.add_argument("--plot-dir", help="write accuracy.png and gap.png here")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_accuracy)
+
+    q = bench.add_parser("golden", help="bit-packed golden model: gate evaluations/s")
+    _common(q, 6, 8000)
+    q.add_argument("--inputs", type=_positive, default=400)
+    q.add_argument("--samples", type=_positive, default=16384)
+    q.set_defaults(func=cmd_golden)
+
+    q = bench.add_parser("verilator", help="generated core under Verilator: samples/s")
+    _common(q, 2, 1000)
+    q.add_argument("--inputs", type=_positive, default=400)
+    q.add_argument("--samples", type=_positive, default=2000)
+    q.set_defaults(func=cmd_verilator)
+
+    q = bench.add_parser(
+        "all",
+        help="the whole suite: JSON and plots into --out",
+        description="Run every benchmark at its default size (throughput 6 x 8000 on 2 "
+        "threads against the reference, softmax vs Gumbel accuracy over 1,500 steps, "
+        "golden model, Verilator); write <out>/*.json and <out>/*.png.",
+    )
+    q.add_argument("--out", default="build/bench", help="default: %(default)s")
+    q.add_argument("--data-dir", help="folder of the MNIST IDX files")
+    q.add_argument("--only", help="comma-separated subset of: throughput,accuracy,golden,verilator")
+    q.add_argument("--no-progress", action="store_true")
+    q.set_defaults(func=cmd_all)

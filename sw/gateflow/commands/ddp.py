@@ -1,0 +1,56 @@
+"""``gateflow train-ddp``: ``gateflow train`` data-parallel over the processes torchrun starts.
+
+Launch it with torchrun, e.g. ``torchrun --nproc_per_node 2 --no-python gateflow
+train-ddp ...`` (the options are those of ``gateflow train``; ``--batch-size`` is
+the global batch, split between the processes). Every process trains; rank 0
+exports, checks and writes the outputs and prints the summary. Run without
+torchrun it is ``gateflow train``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def cmd_train_ddp(args: argparse.Namespace) -> int:
+    from gateflow import dist
+    from gateflow.cli import _pct, _train_config
+    from gateflow.flow import train_and_export
+    from gateflow.train import train
+
+    config = _train_config(args)
+    me = dist.init_from_env(config.device)
+    try:
+        if not me.is_main:
+            train(config, progress=False)
+            return 0
+        trained = train_and_export(config, args.out, progress=not args.no_progress)
+    finally:
+        dist.shutdown()
+    r = trained.result
+    for s in trained.stats:
+        print(f"pass {s.line()}")
+    print(
+        f"trained {config.dataset} on {me.world_size} process(es) in {r.seconds:.1f} s: "
+        f"test accuracy {_pct(r.test_acc_hard)} discretized, {_pct(r.test_acc_soft)} soft "
+        f"(gap {100 * (r.test_acc_soft - r.test_acc_hard):.2f} points)"
+    )
+    print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from gateflow.cli import _add_data_args, _add_train_args
+
+    p = sub.add_parser(
+        "train-ddp",
+        help="gateflow train, data-parallel under torchrun (DDP)",
+        description="Train as `gateflow train` does, data-parallel over the processes "
+        "torchrun starts (gloo on CPU, NCCL on CUDA). --batch-size is the global batch. "
+        "Example: torchrun --nproc_per_node 2 --no-python gateflow train-ddp --out build/ddp",
+    )
+    _add_data_args(p)
+    _add_train_args(p)
+    p.add_argument("--out", default="build/model", help="output folder (default: %(default)s)")
+    p.set_defaults(func=cmd_train_ddp)
