@@ -65,7 +65,19 @@ def test_bad_arguments_exit_with_usage(args):
     assert "error:" in proc.stderr
 
 
-@pytest.mark.parametrize("cmd", ["train", "gen", "sim", "eval", "passes", "info"])
+COMMANDS = [
+    "train", "gen", "sim", "eval", "passes", "info", "prove", "check", "bitstream",
+    "boards", "program", "infer", "randnet", "bench", "train-ddp",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("cmd", COMMANDS)
 def test_help(cmd):
     proc = run(cmd, "--help")
     assert proc.returncode == 0 and "usage: gateflow" in proc.stdout
+
+
+def test_every_command_is_listed():
+    proc = run("--help")
+    for cmd in COMMANDS:
+        assert cmd in proc.stdout
