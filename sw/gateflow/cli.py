@@ -93,6 +93,12 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
         "--temperature", type=float, default=d.temperature, help="Gumbel-softmax temperature"
     )
     g.add_argument("--crop", type=_positive, help="keep the centred CROP x CROP pixels")
+    g.add_argument(
+        "--checkpoint-every",
+        type=_nonneg,
+        default=0,
+        help="write the training state to OUT/train_state.pt every N steps (0: never)",
+    )
     g.add_argument("--seed", type=int, default=d.seed)
     g.add_argument(
         "--threads",
@@ -123,6 +129,7 @@ def _train_config(args: argparse.Namespace):
         residual_init=args.residual_init,
         schedule=args.schedule,
         temperature=args.temperature,
+        checkpoint_every=args.checkpoint_every,
         crop=args.crop,
         seed=args.seed,
         threads=args.threads,
@@ -194,7 +201,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .flow import train_and_export
 
     config = _train_config(args)
-    trained = train_and_export(config, args.out, progress=not args.no_progress)
+    trained = train_and_export(config, args.out, progress=not args.no_progress, resume=args.resume)
     r = trained.result
     for s in trained.stats:
         print(f"pass {s.line()}")
@@ -345,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     _add_train_args(p)
     p.add_argument("--out", default="build/model", help="output folder (default: %(default)s)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from OUT/train_state.pt (same options)",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(

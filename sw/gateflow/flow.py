@@ -70,15 +70,25 @@ def train_and_export(
     out_dir: str | Path,
     passes: tuple[str, ...] = DEFAULT_PASSES,
     progress: bool = True,
+    resume: bool = False,
 ) -> TrainedModel:
-    """Train, export, run the passes; write model.pt, ir.json and train.json to out_dir."""
+    """Train, export, run the passes; write model.pt, ir.json and train.json to out_dir.
+
+    With ``config.checkpoint_every`` the training state goes to out_dir/train_state.pt;
+    ``resume`` continues an interrupted run from it."""
     from .data import get_dataset
     from .train import train
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = get_dataset(config.dataset, config.data_dir, download=config.download)
-    model, result = train(config, progress=progress, data=data)
+    model, result = train(
+        config,
+        progress=progress,
+        data=data,
+        state_path=out_dir / "train_state.pt",
+        resume=resume,
+    )
     model.save(out_dir / "model.pt")
     meta = {"dataset": config.dataset, "test_accuracy": result.test_acc_hard}
     raw = export(model, meta)

@@ -19,6 +19,7 @@ import math
 import random
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from gateflow.encoding import ThermometerEncoder, center_crop_features
 from gateflow.errors import GateflowError
 from gateflow.nn import LogicNet
 from gateflow.nn.kernels import tune_allocator
-from gateflow.nn.logic import CONNECTIONS, MODES, How
+from gateflow.nn.logic import CONNECTIONS, MODES, How, atomic_torch_save
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class TrainConfig:
     steps: int | None = 2000  # optimiser steps; ignored when epochs is set
     epochs: int | None = None
     eval_every: int = 0  # evaluate the test split every n steps (0: only at the end)
+    checkpoint_every: int = 0  # write the training state every n steps (0: never)
     seed: int = 0
     threads: int | None = None  # torch CPU threads (None: leave torch's default)
     device: str = "auto"
@@ -98,6 +100,8 @@ class TrainConfig:
             raise TrainError(f"device must be one of {DEVICES}, got {self.device!r}")
         if self.epochs is None and (self.steps is None or self.steps < 1):
             raise TrainError("set steps >= 1 or epochs >= 1")
+        if self.checkpoint_every < 0:
+            raise TrainError("checkpoint_every must be 0 (never) or a positive number of steps")
         if self.epochs is not None and self.epochs < 1:
             raise TrainError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1 or self.lr <= 0 or self.tau <= 0 or self.bits_per_feature < 1:
@@ -221,21 +225,78 @@ def evaluate(
     return correct / max(len(y), 1)
 
 
+TRAIN_STATE_FORMAT = "gateflow.train_state"
+TRAIN_STATE_VERSION = 1
+
+
 def train(
-    config: TrainConfig, progress: bool = True, data: Dataset | None = None
+    config: TrainConfig,
+    progress: bool = True,
+    data: Dataset | None = None,
+    state_path: str | Path | None = None,
+    resume: bool = False,
 ) -> tuple[LogicNet, TrainResult]:
     """Train a LogicNet as ``config`` says; returns the model (in eval mode) and results.
 
     ``data`` overrides loading ``config.dataset`` (e.g. to reuse a loaded dataset).
+    With ``state_path`` and ``config.checkpoint_every`` the whole training state
+    (parameters, optimiser, schedule, every random generator, the step) is written
+    there atomically every that many steps; ``resume=True`` continues from it, and
+    the run then ends exactly as the uninterrupted one would. A loss that is NaN or
+    infinite stops training with a :class:`TrainError`.
     """
     config.validate()
     threads_before = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        return _train(config, progress, data)
+        return _train(config, progress, data, Path(state_path) if state_path else None, resume)
     finally:
         torch.set_num_threads(threads_before)
+
+
+def _save_state(path: Path, config: TrainConfig, step: int, model, optimizer, scheduler,
+                batch_gen: torch.Generator, perm: torch.Tensor) -> None:  # fmt: skip
+    state = {
+        "format": TRAIN_STATE_FORMAT,
+        "version": TRAIN_STATE_VERSION,
+        "config": config.to_dict(),
+        "step": step,
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "batch_rng": batch_gen.get_state(),
+        "perm": perm.cpu(),
+    }
+    atomic_torch_save(state, path)
+
+
+def _load_state(path: Path, config: TrainConfig) -> dict[str, Any]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise TrainError(f"cannot resume: no training state at {path}") from None
+    except Exception as exc:  # a truncated or foreign file
+        raise TrainError(f"cannot resume from {path}: not a readable training state "
+                         f"({type(exc).__name__})") from None  # fmt: skip
+    if not isinstance(state, dict) or state.get("format") != TRAIN_STATE_FORMAT:
+        raise TrainError(f"cannot resume from {path}: not a gateflow training state")
+    if state.get("version") != TRAIN_STATE_VERSION:
+        raise TrainError(f"cannot resume from {path}: version {state.get('version')}")
+    saved = dict(state["config"])
+    now = config.to_dict()
+    # the thread count and checkpoint interval may change between runs; nothing else
+    for key in ("threads", "checkpoint_every"):
+        saved.pop(key, None)
+        now.pop(key, None)
+    if saved != now:
+        diff = sorted(k for k in now if saved.get(k) != now[k])
+        raise TrainError(
+            f"cannot resume from {path}: it was written with other options ({', '.join(diff)})"
+        )
+    return state
 
 
 def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
@@ -248,7 +309,11 @@ def make_optimizer(model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
 
 
 def _train(
-    config: TrainConfig, progress: bool, data: Dataset | None
+    config: TrainConfig,
+    progress: bool,
+    data: Dataset | None,
+    state_path: Path | None,
+    resume: bool,
 ) -> tuple[LogicNet, TrainResult]:
     seed_everything(config.seed)
     me = dist.info()
@@ -296,11 +361,28 @@ def _train(
     history: list[dict[str, float]] = []
     loss_value = float("nan")
     perm = torch.empty(0, dtype=torch.int64)
+    first = 1
+    if resume:
+        if state_path is None:
+            raise TrainError("resume needs the path of a training state")
+        state = _load_state(state_path, config)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if scheduler is not None and state["scheduler"] is not None:
+            scheduler.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["torch_rng"])
+        if state["cuda_rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        batch_gen.set_state(state["batch_rng"])
+        perm = state["perm"].to(device)
+        first = int(state["step"]) + 1
+        log.info("resuming from %s after step %d", state_path, first - 1)
     start = time.perf_counter()
     show = progress and me.is_main
-    bar = tqdm(total=steps, desc="train", unit="step", disable=None if show else True)
+    bar = tqdm(total=steps, initial=first - 1, desc="train", unit="step",
+               disable=None if show else True)  # fmt: skip
     model.train()
-    for step in range(1, steps + 1):
+    for step in range(first, steps + 1):
         pos = ((step - 1) % per_epoch) * batch_size
         if pos == 0:
             perm = torch.randperm(n, generator=batch_gen).to(device)
@@ -317,6 +399,19 @@ def _train(
         if scheduler is not None:
             scheduler.step()
         loss_value = _global_loss(loss.detach(), me.world_size)
+        if not math.isfinite(loss_value):
+            bar.close()
+            raise TrainError(
+                f"training diverged: the loss is {loss_value} at step {step} "
+                f"(try a lower --lr than {config.lr:g})"
+            )
+        if (
+            state_path is not None
+            and config.checkpoint_every
+            and me.is_main
+            and (step % config.checkpoint_every == 0 or step == steps)
+        ):
+            _save_state(state_path, config, step, model, optimizer, scheduler, batch_gen, perm)
         bar.update(1)
         if step % 50 == 0 or step == steps:
             bar.set_postfix(loss=f"{loss_value:.3f}")

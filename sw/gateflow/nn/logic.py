@@ -54,6 +54,21 @@ class ModelError(GateflowError):
 
 
 # ------------------------------------------------------------------ wiring
+def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then ``os.replace``: a reader
+    (or a crash) never sees a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
 def random_wiring(
     in_dim: int, out_dim: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -327,14 +342,7 @@ class LogicNet(nn.Module):
             "config": self.config,
             "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
         }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(ckpt, f)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_torch_save(ckpt, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], map_location: str = "cpu") -> LogicNet:
