@@ -13,38 +13,12 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .argtypes import nonneg as _nonneg
+from .argtypes import positive as _positive
+from .argtypes import widths as _widths
 from .errors import GateflowError
 
 log = logging.getLogger("gateflow")
-
-
-def _widths(text: str) -> list[int]:
-    try:
-        widths = [int(w) for w in text.split(",") if w.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-    if not widths or min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"widths must be positive integers, got {text!r}")
-    return widths
-
-
-def _nonneg(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _nonneg(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("expected an integer >= 1")
-    return value
 
 
 def _add_data_args(p: argparse.ArgumentParser, default: str | None = "digits") -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 from gateflow.errors import GateflowError
 
+from ..argtypes import positive as _positive
+
 DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic")
 
 
@@ -24,16 +26,6 @@ def _print(result: dict[str, Any], out: str | None) -> int:
         write_json(result, Path(out))
     print(text)
     return 0
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected an integer >= 1")
-    return value
 
 
 def _throughput_spec(args: argparse.Namespace):

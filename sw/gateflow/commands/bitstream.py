@@ -8,13 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ..argtypes import nonneg as _nonneg
 from ..errors import GateflowError
-
-
-def _nonneg(text: str) -> int:
-    from ..cli import _nonneg as parse
-
-    return parse(text)
 
 
 def cmd_bitstream(args: argparse.Namespace) -> int:

@@ -7,19 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from ..argtypes import positive as _positive
 from ..errors import GateflowError
 
 DEFAULT_SIM_BUILD = Path("build/infer-sim")
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("expected an integer >= 1")
-    return value
 
 
 def _build_folder(args: argparse.Namespace) -> Path:

@@ -31,7 +31,8 @@ def cmd_randnet(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..cli import _positive, _widths
+    from ..argtypes import positive as _positive
+    from ..argtypes import widths as _widths
 
     p = sub.add_parser(
         "randnet",
