@@ -286,15 +286,8 @@ class BoardOptions:
     module: str = "gf_board"
 
     def check(self) -> None:
-        if self.baud < 1 or self.clk_hz < 1:
-            raise GateflowError("clock and baud rate must be positive")
-        if self.clk_hz < 4 * self.baud:
-            raise GateflowError(
-                f"baud rate {self.baud} is too fast for a {self.clk_hz} Hz clock "
-                "(at least 4 clocks per bit)"
-            )
-        if not 1 <= self.window <= 255:
-            raise GateflowError("window must be 1 to 255 frames")
+        """The LEDs and the module name; clock, baud and window limits are the protocol's
+        (checked by :func:`gateflow.protocol.board_parameters`)."""
         if self.n_leds < 1:
             raise GateflowError("a board needs at least one LED")
         if not self.module.isidentifier():
@@ -307,19 +300,22 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
     opts.check()
     if core.top != "gf_core":
         raise GateflowError("the board top instantiates the core as gf_core; generate it so")
-    from .protocol import BOARD_RTL, board_parameters, clks_per_bit
+    from .protocol import BOARD_RTL, ProtocolError, board_parameters, clks_per_bit
 
     m = core.manifest
-    params = board_parameters(
-        m,
-        clk_hz=opts.clk_hz,
-        baud=opts.baud,
-        window=opts.window,
-        timeout_bits=opts.timeout_bits,
-        n_leds=opts.n_leds,
-        led_active_low=opts.led_active_low,
-        block_ram=opts.block_ram,
-    )
+    try:
+        params = board_parameters(
+            m,
+            clk_hz=opts.clk_hz,
+            baud=opts.baud,
+            window=opts.window,
+            timeout_bits=opts.timeout_bits,
+            n_leds=opts.n_leds,
+            led_active_low=opts.led_active_low,
+            block_ram=opts.block_ram,
+        )
+    except ProtocolError as exc:
+        raise GateflowError(f"board design: {exc}") from None
     text = (
         _env()
         .get_template("board.sv.j2")

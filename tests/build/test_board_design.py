@@ -45,9 +45,10 @@ def test_board_design_lints_clean(core, block_ram):
 @pytest.mark.parametrize(
     "opts, message",
     [
-        (BoardOptions(clk_hz=300_000), "too fast"),
-        (BoardOptions(window=0), "window"),
+        (BoardOptions(clk_hz=300_000), "too slow a clock for 115200 baud"),
+        (BoardOptions(window=0), "WINDOW must be 1..255"),
         (BoardOptions(n_leds=0), "LED"),
+        (BoardOptions(baud=0), "positive"),
     ],
 )
 def test_bad_board_options(core, opts, message):
