@@ -26,7 +26,7 @@ from ..errors import GateflowError
 from ..ir import Netlist, load
 from ..paths import REPO
 from .boards import Board
-from .report import cell_counts, core_resources, netlist_cells, read_nextpnr_report
+from .report import core_resources, read_nextpnr_report
 
 log = logging.getLogger(__name__)
 
@@ -202,11 +202,7 @@ def build(
     if manifest:
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
 
-    pnr = read_nextpnr_report(work / report_json, board)
-    # LUTs and flip-flops counted the same way as core_luts: from the synthesised cells.
-    pnr["luts"], pnr["ffs"] = cell_counts(
-        netlist_cells(work / f"{name}.json", "gf_board"), board.family
-    )
+    pnr = read_nextpnr_report(work / report_json, board, work / f"{name}.json", "gf_board")
     report: dict[str, Any] = {
         "board": board.name,
         "variant": board.variant or None,

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from ..codegen import RTL_LIBRARY
 from ..errors import GateflowError
 from ..paths import RTL
 from .boards import Board
@@ -22,8 +23,9 @@ _BELS = {
 }
 
 
-def read_nextpnr_report(path: Path, board: Board) -> dict[str, Any]:
-    """luts, ffs, brams (used and available) and post-route Fmax of the main clock."""
+def read_nextpnr_report(path: Path, board: Board, netlist: Path, top: str) -> dict[str, Any]:
+    """luts and ffs of the synthesised ``netlist`` (counted as for core_luts), the device's
+    LUT, flip-flop and block RAM capacity, block RAMs used and the post-route Fmax."""
     if not path.exists():
         raise GateflowError(f"nextpnr wrote no report ({path.name})")
     data = json.loads(path.read_text())
@@ -38,10 +40,11 @@ def read_nextpnr_report(path: Path, board: Board) -> dict[str, Any]:
 
     fmax = data.get("fmax", {})
     achieved = [v.get("achieved", 0.0) for v in fmax.values()]
+    luts, ffs = cell_counts(netlist_cells(netlist, top), board.family)
     out = {
-        "luts": used(lut_key),
+        "luts": luts,
         "luts_available": available(lut_key, board.resources["luts"]),
-        "ffs": used(ff_key),
+        "ffs": ffs,
         "ffs_available": available(ff_key, board.resources["ffs"]),
         "brams": used(ram_key),
         "brams_available": available(ram_key, board.resources["brams"]),
@@ -50,7 +53,7 @@ def read_nextpnr_report(path: Path, board: Board) -> dict[str, Any]:
     }
     if board.family == "ice40":
         # An iCE40 logic cell holds a LUT4, a carry and a flip-flop; nextpnr counts cells.
-        out["logic_cells"] = out["luts"]
+        out["logic_cells"] = used(lut_key)
     return out
 
 
@@ -87,12 +90,11 @@ def core_resources(board: Board, work: Path, out: Path) -> dict[str, Any]:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    names = ["gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv"]
-    for n in names:
+    names = [*RTL_LIBRARY, "gf_core_net.sv", "gf_core.sv"]
+    for n in RTL_LIBRARY:
         shutil.copyfile(RTL / n, out / n)
     for n in ("gf_core_net.sv", "gf_core.sv"):
         shutil.copyfile(found[n], out / n)
-        names.append(n)
     script = (
         f"read_verilog -sv {' '.join(names)}; "
         f"{board.synth_command} -top gf_core; tee -q -o stat.json stat -json"
