@@ -21,7 +21,8 @@ import numpy as np
 from . import __version__
 from .errors import GateflowError
 from .gates import GATES
-from .ir import Netlist, index_width, score_width
+from .ir import Netlist, ThresholdLayer, index_width, score_width
+from .neurons import describe, rtl_expr
 from .paths import RTL, TEMPLATES
 
 RTL_LIBRARY = ("gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv")
@@ -117,6 +118,9 @@ def _network_context(net: Netlist, every: int, module: str) -> dict[str, Any]:
     need = np.full(net.num_signals, -1, dtype=np.int64)
     for li, layer in enumerate(net.layers):
         prod[offsets[li] : offsets[li + 1]] = layer_stage[li]
+        if isinstance(layer, ThresholdLayer):
+            np.maximum.at(need, layer.src[layer.weight != 0], layer_stage[li])
+            continue
         uses_a = np.array([GATES[o].uses_a() for o in layer.op])
         uses_b = np.array([GATES[o].uses_b() for o in layer.op])
         np.maximum.at(need, layer.a[uses_a], layer_stage[li])
@@ -144,6 +148,18 @@ def _network_context(net: Netlist, every: int, module: str) -> dict[str, Any]:
                 continue
             layer = net.layers[li]
             gates = []
+            if isinstance(layer, ThresholdLayer):
+                for j, (src, w, t) in enumerate(layer.neurons()):
+                    names = [name(int(s), st) for s in src]
+                    gates.append(
+                        {
+                            "name": f"n{offsets[li] + j}",
+                            "expr": rtl_expr(names, w, t),
+                            "op": describe(w, t),
+                        }
+                    )
+                layers.append({"index": li, "kind": "threshold", "gates": gates})
+                continue
             for j in range(layer.size):
                 g = GATES[int(layer.op[j])]
                 gates.append(
@@ -153,7 +169,7 @@ def _network_context(net: Netlist, every: int, module: str) -> dict[str, Any]:
                         "op": g.name,
                     }
                 )
-            layers.append({"index": li, "gates": gates})
+            layers.append({"index": li, "kind": "logic", "gates": gates})
         stages.append({"index": st, "registers": regs, "layers": layers})
     outputs = [{"index": j, "src": name(int(s), total_stages)} for j, s in enumerate(flat)]
     return {

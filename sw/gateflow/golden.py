@@ -5,6 +5,12 @@ mode, the generated RTL, the host driver) must output, bit for bit.
 Each gate is evaluated in algebraic normal form ``x0 ^ x1&a ^ x2&b ^ x3&a&b``
 with the coefficients taken from the gate table, so a whole layer of mixed
 gates is four vectorised AND/XOR passes with no per-gate branching.
+
+A threshold layer unpacks the bits it reads and forms every neuron's integer
+sum exactly: as a float64 matrix product when the layer is small enough to
+hold densely (integers, every partial sum below 2**53: exact), otherwise as a
+sparse sum over its connections. The sums are compared with the integer
+thresholds as int64.
 """
 
 from __future__ import annotations
@@ -14,11 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .gates import anf_matrix
-from .ir import Netlist
+from .ir import Netlist, ThresholdLayer
 
 WORD = 64
 ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 CHUNK_WORDS = 256  # samples evaluated together: 256 words = 16,384 samples
+DENSE_LIMIT = 1 << 23  # a threshold layer with at most this many (neuron, source) pairs is dense
+SPARSE_BUDGET = 1 << 24  # int64 products held at once by the sparse threshold path
 
 
 @dataclass
@@ -55,6 +63,9 @@ def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
     anf = anf_matrix()
     offsets = net.layer_offsets()
     for li, layer in enumerate(net.layers):
+        if isinstance(layer, ThresholdLayer):
+            sig[offsets[li] : offsets[li + 1]] = threshold_layer(layer, sig)
+            continue
         # masks: all-ones where the gate's ANF has that term
         coef = anf[layer.op].astype(np.uint64) * ONES  # [n, 4]
         a = sig[layer.a]
@@ -65,6 +76,43 @@ def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
         out ^= coef[:, 3:4] & a
         sig[offsets[li] : offsets[li + 1]] = out
     return sig
+
+
+def threshold_sums(layer: ThresholdLayer, sig: np.ndarray, dense: bool | None = None) -> np.ndarray:
+    """Every neuron's integer sum, int64 [size, W*64], from the packed signals [*, W].
+
+    ``dense`` forces the matrix-product (True) or the sparse path (False); by
+    default the layer's size decides. Both give the same integers."""
+    n = sig.shape[1] * WORD
+    used, local = np.unique(layer.src, return_inverse=True)
+    if used.size == 0:
+        return np.zeros((layer.size, n), dtype=np.int64)
+    bits = np.unpackbits(
+        np.ascontiguousarray(sig[used], dtype="<u8").view(np.uint8), axis=1, bitorder="little"
+    )  # [used, n]
+    if dense is None:
+        dense = layer.size * used.size <= DENSE_LIMIT
+    if dense:
+        rows = np.repeat(np.arange(layer.size), np.diff(layer.ptr))
+        w = np.zeros((layer.size, used.size), dtype=np.float64)
+        np.add.at(w, (rows, local), layer.weight.astype(np.float64))
+        # integers whose every partial sum is at most 2**52 in magnitude: exact
+        return (w @ bits.astype(np.float64)).astype(np.int64)
+    out = np.zeros((layer.size, n), dtype=np.int64)
+    filled = np.flatnonzero(np.diff(layer.ptr) > 0)
+    starts = layer.ptr[filled]
+    step = max(WORD, SPARSE_BUDGET // layer.src.size // WORD * WORD)
+    for lo in range(0, n, step):
+        part = bits[local, lo : lo + step].astype(np.int64)
+        part *= layer.weight[:, None]
+        out[filled, lo : lo + step] = np.add.reduceat(part, starts, axis=0)
+    return out
+
+
+def threshold_layer(layer: ThresholdLayer, sig: np.ndarray) -> np.ndarray:
+    """A threshold layer's outputs, packed uint64 [size, W]."""
+    fire = threshold_sums(layer, sig) >= layer.threshold[:, None]
+    return pack_bits(fire.T.astype(np.uint8))
 
 
 def _popcount_rows(words: np.ndarray, n: int) -> np.ndarray:

@@ -15,6 +15,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ MAX_SIGNALS = 50_000_000  # refuse absurd sizes before allocating anything
 MAX_ENTRIES = 4 * MAX_SIGNALS  # integers in all lists of one IR together
 MAX_FILE_BYTES = 2**31  # larger files are refused before they are read
 MAX_THRESHOLD = 2**31 - 1
+MAX_WEIGHT = 2**31  # threshold-layer weights lie in [-MAX_WEIGHT, MAX_WEIGHT)
+MAX_NEURON_SUM = 2**52  # bound on a neuron's sum of |weights| and on |threshold|
 _MAX_MESSAGE = 300
 
 
@@ -81,6 +84,88 @@ class LogicLayer:
 
 
 @dataclass
+class ThresholdLayer:
+    """One layer of threshold neurons over earlier signals, stored sparse (CSR).
+
+    Neuron j outputs 1 iff ``sum(weight[k] * s[src[k]] for k in ptr[j]..ptr[j+1]-1)
+    >= threshold[j]``: integer weights, binary signals, an integer threshold. With
+    every weight 1 it is a popcount against a threshold.
+    """
+
+    ptr: np.ndarray  # int64 [n+1], ptr[0] = 0, non-decreasing
+    src: np.ndarray  # int64 [nnz]
+    weight: np.ndarray  # int64 [nnz]
+    threshold: np.ndarray  # int64 [n]
+    kind: str = field(default="threshold", init=False)
+
+    @property
+    def size(self) -> int:
+        return int(self.threshold.shape[0])
+
+    @property
+    def num_connections(self) -> int:
+        return int(self.src.shape[0])
+
+    def neuron(self, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """Neuron j's (sources, weights)."""
+        lo, hi = int(self.ptr[j]), int(self.ptr[j + 1])
+        return self.src[lo:hi], self.weight[lo:hi]
+
+    def neurons(self) -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        """(sources, weights, threshold) of every neuron, in order."""
+        for j in range(self.size):
+            src, w = self.neuron(j)
+            yield src, w, int(self.threshold[j])
+
+    @classmethod
+    def from_neurons(
+        cls, neurons: Sequence[tuple[Sequence[int], Sequence[int]]], threshold: Sequence[int]
+    ) -> ThresholdLayer:
+        """From per-neuron (sources, weights) lists and the thresholds."""
+        lengths = [len(src) for src, _ in neurons]
+        ptr = np.zeros(len(neurons) + 1, dtype=np.int64)
+        ptr[1:] = np.cumsum(lengths, dtype=np.int64)
+        src = [np.asarray(s, dtype=np.int64).reshape(-1) for s, _ in neurons]
+        w = [np.asarray(v, dtype=np.int64).reshape(-1) for _, v in neurons]
+        return cls(
+            ptr=ptr,
+            src=np.concatenate(src) if src else np.zeros(0, dtype=np.int64),
+            weight=np.concatenate(w) if w else np.zeros(0, dtype=np.int64),
+            threshold=np.asarray(threshold, dtype=np.int64).reshape(-1),
+        )
+
+    @classmethod
+    def from_dense(
+        cls, weight: np.ndarray, threshold: np.ndarray, sources: np.ndarray
+    ) -> ThresholdLayer:
+        """From a dense integer matrix ``weight`` [out, in] over the signals ``sources``
+        [in]; zero weights are not connections and are left out."""
+        weight = np.asarray(weight, dtype=np.int64)
+        rows, cols = np.nonzero(weight)  # row-major order: neuron by neuron
+        ptr = np.zeros(weight.shape[0] + 1, dtype=np.int64)
+        np.add.at(ptr, rows + 1, 1)
+        return cls(
+            ptr=np.cumsum(ptr),
+            src=np.asarray(sources, dtype=np.int64)[cols],
+            weight=weight[rows, cols],
+            threshold=np.asarray(threshold, dtype=np.int64).reshape(-1),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        spans = list(zip(self.ptr[:-1].tolist(), self.ptr[1:].tolist()))
+        src, w = self.src.tolist(), self.weight.tolist()
+        return {
+            "kind": self.kind,
+            "src": [src[lo:hi] for lo, hi in spans],
+            "weight": [w[lo:hi] for lo, hi in spans],
+            "threshold": self.threshold.tolist(),
+        }
+
+
+Layer = LogicLayer | ThresholdLayer
+
+
+@dataclass
 class GroupSum:
     """Class c's score is the number of ones among signals groups[c]."""
 
@@ -106,7 +191,7 @@ class GroupSum:
 @dataclass
 class Netlist:
     encoder: ThermometerEncoder
-    layers: list[LogicLayer]
+    layers: list[Layer]
     head: GroupSum
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -116,7 +201,13 @@ class Netlist:
 
     @property
     def num_gates(self) -> int:
+        """Gates and threshold neurons: every signal that is not an input bit."""
         return sum(layer.size for layer in self.layers)
+
+    @property
+    def num_connections(self) -> int:
+        """Nonzero-weight connections of the threshold layers."""
+        return sum(layer.num_connections for layer in self.layers if layer.kind == "threshold")
 
     @property
     def num_signals(self) -> int:
@@ -262,15 +353,23 @@ def from_dict(data: Any) -> Netlist:
     base = encoder.num_bits  # signals defined before the layer being read
     for li, lay in enumerate(data["layers"]):
         where = f"layers[{li}]"
-        _expect_keys(lay, where, {"kind", "a", "b", "op"})
-        if lay["kind"] != "logic":
-            raise IRError(f"{where}: kind {_show(lay['kind'])} is not supported (expected 'logic')")
-        # a and b must name an earlier signal; validate() says which rule a bad one breaks
-        layer = LogicLayer(
-            a=_int_array(lay["a"], f"{where}.a", 0, MAX_SIGNALS, budget),
-            b=_int_array(lay["b"], f"{where}.b", 0, MAX_SIGNALS, budget),
-            op=_int_array(lay["op"], f"{where}.op", 0, NUM_GATES, budget),
-        )
+        if not isinstance(lay, dict):
+            raise IRError(f"{where}: expected an object, got {_show(lay)}")
+        kind = lay.get("kind")
+        if kind == "threshold":
+            layer = _threshold_from_dict(lay, where, budget)
+        elif kind == "logic":
+            _expect_keys(lay, where, {"kind", "a", "b", "op"})
+            # a and b must name an earlier signal; validate() says which rule a bad one breaks
+            layer = LogicLayer(
+                a=_int_array(lay["a"], f"{where}.a", 0, MAX_SIGNALS, budget),
+                b=_int_array(lay["b"], f"{where}.b", 0, MAX_SIGNALS, budget),
+                op=_int_array(lay["op"], f"{where}.op", 0, NUM_GATES, budget),
+            )
+        else:
+            raise IRError(
+                f"{where}: kind {_show(kind)} is not supported (expected 'logic' or 'threshold')"
+            )
         _check_layer(layer, li, base)
         base += layer.size
         if base > MAX_SIGNALS:
@@ -295,6 +394,32 @@ def from_dict(data: Any) -> Netlist:
     return validate(Netlist(encoder=encoder, layers=layers, head=GroupSum(groups), meta=meta))
 
 
+def _threshold_from_dict(lay: dict[str, Any], where: str, budget: _Budget) -> ThresholdLayer:
+    """A threshold layer from JSON: per-neuron lists ``src`` and ``weight``, and ``threshold``."""
+    _expect_keys(lay, where, {"kind", "src", "weight", "threshold"})
+    threshold = _int_array(
+        lay["threshold"], f"{where}.threshold", -MAX_NEURON_SUM, MAX_NEURON_SUM + 1, budget
+    )
+    n = threshold.size
+    for name in ("src", "weight"):
+        if not isinstance(lay[name], list):
+            raise IRError(f"{where}.{name}: expected a list of lists, got {_show(lay[name])}")
+        if len(lay[name]) != n:
+            raise IRError(
+                f"{where}: {name} has {len(lay[name])} neurons but threshold has {n}"
+            )
+    neurons = []
+    for j, (src, w) in enumerate(zip(lay["src"], lay["weight"])):
+        s = _int_array(src, f"{where}.src[{j}]", 0, MAX_SIGNALS, budget)
+        v = _int_array(w, f"{where}.weight[{j}]", -MAX_WEIGHT, MAX_WEIGHT, budget)
+        if s.size != v.size:
+            raise IRError(
+                f"{where}: neuron {j} has {s.size} sources but {v.size} weights"
+            )
+        neurons.append((s, v))
+    return ThresholdLayer.from_neurons(neurons, threshold)
+
+
 def _is_int_vector(arr: Any) -> bool:
     return isinstance(arr, np.ndarray) and arr.ndim == 1 and arr.dtype.kind in "iu"
 
@@ -302,8 +427,13 @@ def _is_int_vector(arr: Any) -> bool:
 def _check_layer(layer: Any, li: int, base: int) -> None:
     """One layer's rules: integer vectors of one length >= 1, gate numbers 0..15, and
     operands naming signals below ``base`` (the layer's first gate)."""
+    if isinstance(layer, ThresholdLayer):
+        _check_threshold_layer(layer, li, base)
+        return
     if not isinstance(layer, LogicLayer):
-        raise IRError(f"layers[{li}]: expected a LogicLayer, got {type(layer).__name__}")
+        raise IRError(
+            f"layers[{li}]: expected a LogicLayer or ThresholdLayer, got {type(layer).__name__}"
+        )
     for name in ("a", "b", "op"):
         if not _is_int_vector(getattr(layer, name)):
             raise IRError(f"layers[{li}].{name}: expected a 1-D integer array")
@@ -326,13 +456,44 @@ def _check_layer(layer: Any, li: int, base: int) -> None:
         raise IRError(f"layers[{li}]: op must be a gate number 0..{NUM_GATES - 1}")
 
 
+def _check_threshold_layer(layer: ThresholdLayer, li: int, base: int) -> None:
+    where = f"layers[{li}]"
+    for name in ("ptr", "src", "weight", "threshold"):
+        if not _is_int_vector(getattr(layer, name)):
+            raise IRError(f"{where}.{name}: expected a 1-D integer array")
+    n, nnz = layer.threshold.size, layer.src.size
+    if n == 0:
+        raise IRError(f"{where}: a layer needs at least one neuron")
+    if layer.weight.size != nnz or layer.ptr.size != n + 1:
+        raise IRError(f"{where}: ptr, src and weight do not describe {n} neurons")
+    steps = np.diff(layer.ptr)
+    if int(layer.ptr[0]) != 0 or int(layer.ptr[-1]) != nnz or (steps < 0).any():
+        raise IRError(f"{where}: ptr must rise from 0 to the number of connections")
+    bad = np.flatnonzero((layer.src < 0) | (layer.src >= base))
+    if bad.size:
+        k = int(bad[0])
+        j = int(np.searchsorted(layer.ptr, k, side="right")) - 1
+        raise IRError(
+            f"{where}.src[{j}][{k - int(layer.ptr[j])}] = {int(layer.src[k])} does not name "
+            f"an earlier signal (must be in [0, {base}))"
+        )
+    if nnz and (layer.weight.min() < -MAX_WEIGHT or layer.weight.max() >= MAX_WEIGHT):
+        raise IRError(f"{where}: weights must lie in [-2**31, 2**31)")
+    if np.abs(layer.threshold).max() > MAX_NEURON_SUM:
+        raise IRError(f"{where}: thresholds must lie in [-2**52, 2**52]")
+    if nnz:
+        load = np.add.reduceat(np.abs(layer.weight), layer.ptr[:-1][steps > 0])
+        if load.max() > MAX_NEURON_SUM:
+            raise IRError(f"{where}: a neuron's absolute weights sum to more than 2**52")
+
+
 def validate(net: Netlist) -> Netlist:
     """Check every structural rule of the specification; raise IRError on the first break."""
     # the encoder validates itself on construction (ThermometerEncoder)
     if not isinstance(net.encoder, ThermometerEncoder):
         raise IRError(f"encoder: expected a ThermometerEncoder, got {type(net.encoder).__name__}")
     if not isinstance(net.layers, list) or not isinstance(net.head, GroupSum):
-        raise IRError("IR: layers must be a list of LogicLayer and head a GroupSum")
+        raise IRError("IR: layers must be a list of layers and head a GroupSum")
     if not isinstance(net.meta, dict):
         raise IRError("IR: meta must be a dict")
     base = net.num_inputs

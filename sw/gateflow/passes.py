@@ -9,6 +9,12 @@
 - ``dce``: removes gates and input bits that nothing reads (liveness from the
   head), then empty layers.
 
+Threshold neurons take part in all three: a constant input moves into the
+threshold, an inverted one flips its weight (``w*(1-t) = w - w*t``), repeated
+sources merge, zero weights go, and a neuron whose sum cannot cross its
+threshold becomes a constant (one whose output follows a single input, a
+pass-through).
+
 Every pass preserves the function of the head exactly (tests check it against
 the golden model on random inputs).
 """
@@ -24,7 +30,7 @@ import numpy as np
 from .encoding import ThermometerEncoder
 from .errors import GateflowError
 from .gates import BY_NAME, GATES, gate_from_truth
-from .ir import GroupSum, LogicLayer, Netlist, validate
+from .ir import GroupSum, LogicLayer, Netlist, ThresholdLayer, validate
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +67,11 @@ def _simplify(net: Netlist, passthrough: bool) -> Netlist:
     rep_inv = np.zeros(net.num_signals, dtype=np.int64)
     rep_sig[:n_in] = np.arange(n_in)
     offsets = net.layer_offsets()
-    new_layers = []
+    new_layers: list[LogicLayer | ThresholdLayer] = []
     for li, layer in enumerate(net.layers):
+        if isinstance(layer, ThresholdLayer):
+            new_layers.append(_simplify_threshold(layer, offsets[li], rep_sig, rep_inv, passthrough))
+            continue
         a_out = layer.a.copy()
         b_out = layer.b.copy()
         op_out = layer.op.copy()
@@ -124,7 +133,9 @@ def _simplify(net: Netlist, passthrough: bool) -> Netlist:
                 li = int(np.searchsorted(offsets, h, side="right")) - 1
                 j = int(h) - offsets[li]
                 lay = new_layers[li]
-                if rs == CONST:
+                if isinstance(lay, ThresholdLayer):
+                    new_layers[li] = _set_neuron(lay, j, rs, ri)
+                elif rs == CONST:
                     lay.op[j] = OP_TRUE if ri else OP_FALSE
                     lay.a[j] = lay.b[j] = 0
                 else:
@@ -132,6 +143,56 @@ def _simplify(net: Netlist, passthrough: bool) -> Netlist:
                     lay.a[j] = lay.b[j] = rs
         groups.append(out)
     return Netlist(net.encoder, new_layers, GroupSum(groups), dict(net.meta))
+
+
+def _simplify_threshold(
+    layer: ThresholdLayer, base: int, rep_sig: np.ndarray, rep_inv: np.ndarray, passthrough: bool
+) -> ThresholdLayer:
+    """Rewrite each neuron over the representatives of its sources; record its own."""
+    neurons, thresholds = [], []
+    for j, (src, w, t) in enumerate(layer.neurons()):
+        s = base + j
+        rs, ri = rep_sig[src], rep_inv[src]
+        const = rs == CONST
+        t -= int((w * ri)[const | (ri == 1)].sum())  # constants and the w of w*(1-x)
+        w = np.where(ri == 1, -w, w)[~const]
+        rs = rs[~const]
+        keys, inv = np.unique(rs, return_inverse=True)
+        merged = np.zeros(keys.size, dtype=np.int64)
+        np.add.at(merged, inv, w)
+        keep = merged != 0
+        keys, merged = keys[keep], merged[keep]
+        lo, hi = int(merged[merged < 0].sum()), int(merged[merged > 0].sum())
+        if t <= lo or t > hi:  # the sum cannot cross the threshold: a constant
+            value = int(t <= lo)
+            rep_sig[s], rep_inv[s] = CONST, value
+            neurons.append(((), ()))
+            thresholds.append(0 if value else 1)
+            continue
+        if keys.size == 1:  # follows one input: w > 0 gives the input, w < 0 its NOT
+            inv_out = int(merged[0] < 0)
+            if passthrough:
+                rep_sig[s], rep_inv[s] = int(keys[0]), inv_out
+            else:
+                rep_sig[s], rep_inv[s] = s, 0
+            neurons.append(((int(keys[0]),), (-1 if inv_out else 1,)))
+            thresholds.append(0 if inv_out else 1)
+            continue
+        rep_sig[s], rep_inv[s] = s, 0
+        neurons.append((keys, merged))
+        thresholds.append(t)
+    return ThresholdLayer.from_neurons(neurons, thresholds)
+
+
+def _set_neuron(layer: ThresholdLayer, j: int, rs: int, ri: int) -> ThresholdLayer:
+    """Neuron j made a constant ``ri`` (rs == CONST) or the NOT of signal rs."""
+    neurons = [(src, w) for src, w, _ in layer.neurons()]
+    thresholds = layer.threshold.copy()
+    if rs == CONST:
+        neurons[j], thresholds[j] = ((), ()), 0 if ri else 1
+    else:
+        neurons[j], thresholds[j] = ((rs,), (-1,)), 0
+    return ThresholdLayer.from_neurons(neurons, thresholds)
 
 
 def propagate_constants(net: Netlist) -> Netlist:
@@ -155,6 +216,10 @@ def remove_dead(net: Netlist) -> Netlist:
     for li in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[li]
         alive = live[offsets[li] : offsets[li + 1]]
+        if isinstance(layer, ThresholdLayer):
+            reads = np.repeat(alive, np.diff(layer.ptr)) & (layer.weight != 0)
+            live[layer.src[reads]] = True
+            continue
         live[layer.a[alive & uses_a[layer.op]]] = True
         live[layer.b[alive & uses_b[layer.op]]] = True
     if not live[:n_in].any():
@@ -167,6 +232,16 @@ def remove_dead(net: Netlist) -> Netlist:
     for li, layer in enumerate(net.layers):
         keep = np.flatnonzero(live[offsets[li] : offsets[li + 1]])
         if keep.size == 0:
+            continue
+        if isinstance(layer, ThresholdLayer):
+            neurons = []
+            for j in keep:
+                src, w = layer.neuron(int(j))
+                nz = w != 0
+                neurons.append((new_index[src[nz]], w[nz]))
+            layers.append(ThresholdLayer.from_neurons(neurons, layer.threshold[keep]))
+            new_index[offsets[li] + keep] = nxt + np.arange(keep.size)
+            nxt += keep.size
             continue
         op = layer.op[keep]
         a = new_index[layer.a[keep]]

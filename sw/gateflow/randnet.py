@@ -6,7 +6,10 @@ import numpy as np
 
 from .encoding import ThermometerEncoder
 from .gates import NUM_GATES
-from .ir import GroupSum, LogicLayer, Netlist, validate
+from .ir import GroupSum, LogicLayer, Netlist, ThresholdLayer, validate
+
+LAYER_KINDS = ("logic", "binary", "integer")
+KINDS = (*LAYER_KINDS, "mixed")  # mixed: the layer kinds in turn
 
 
 def random_netlist(
@@ -16,6 +19,9 @@ def random_netlist(
     seed: int = 0,
     skip_prob: float = 0.0,
     num_raw_features: int | None = None,
+    kind: str = "logic",
+    fan_in: int = 6,
+    weight_bits: int = 4,
 ) -> Netlist:
     """A valid netlist with random wiring and gates.
 
@@ -23,9 +29,19 @@ def random_netlist(
     reads any earlier signal instead (as folded netlists do). The head splits
     the last layer into ``num_classes`` contiguous groups (the last width must
     be divisible by it).
+
+    ``kind`` picks the layers: ``logic`` (two-input gates), ``binary`` (threshold
+    neurons with weights 1: a popcount of up to ``fan_in`` sources against a
+    threshold), ``integer`` (nonzero signed weights of ``weight_bits`` bits) or
+    ``mixed`` (the three in turn). Thresholds are drawn mostly inside each
+    neuron's range, sometimes outside it (constant neurons).
     """
     if widths and widths[-1] % num_classes:
         raise ValueError("the last width must be divisible by num_classes")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if fan_in < 0 or not 1 <= weight_bits <= 31:
+        raise ValueError("fan_in must be >= 0 and weight_bits in 1..31")
     rng = np.random.default_rng(seed)
     raw = num_raw_features or num_inputs
     # thermometer bits over 8-bit raw features: feature-major, thresholds ascending
@@ -39,7 +55,14 @@ def random_netlist(
     enc = ThermometerEncoder(num_raw_features=raw, feature=feature, threshold=threshold)
     layers = []
     prev_lo, base = 0, num_inputs
-    for w in widths:
+    for li, w in enumerate(widths):
+        layer_kind = LAYER_KINDS[li % 3] if kind == "mixed" else kind
+        if layer_kind != "logic":
+            layers.append(
+                _threshold_layer(rng, layer_kind, w, prev_lo, base, skip_prob, fan_in, weight_bits)
+            )
+            prev_lo, base = base, base + w
+            continue
         a = rng.integers(prev_lo, base, w)
         b = rng.integers(prev_lo, base, w)
         skip = rng.random((2, w)) < skip_prob
@@ -54,3 +77,34 @@ def random_netlist(
     else:
         groups = [rng.integers(0, num_inputs, 3) for _ in range(num_classes)]
     return validate(Netlist(enc, layers, GroupSum(groups), {"origin": f"random seed {seed}"}))
+
+
+def _threshold_layer(
+    rng: np.random.Generator,
+    kind: str,
+    width: int,
+    prev_lo: int,
+    base: int,
+    skip_prob: float,
+    fan_in: int,
+    weight_bits: int,
+) -> ThresholdLayer:
+    neurons, thresholds = [], []
+    top = 2 ** (weight_bits - 1)
+    for _ in range(width):
+        k = int(rng.integers(0, fan_in + 1))
+        src = rng.integers(prev_lo, base, k)
+        src = np.where(rng.random(k) < skip_prob, rng.integers(0, base, k), src)
+        if kind == "binary":
+            w = np.ones(k, dtype=np.int64)
+        else:
+            w = rng.integers(-top, top, k) if weight_bits > 1 else rng.choice([-1, 1], k)
+            w = np.where(w == 0, 1, w)
+        lo, hi = int(w[w < 0].sum()), int(w[w > 0].sum())
+        if rng.random() < 0.1:  # outside the range: a constant neuron
+            t = int(rng.choice([lo - 1, hi + 1]))
+        else:
+            t = int(rng.integers(lo + 1, hi + 1)) if hi > lo else 1
+        neurons.append((src, w))
+        thresholds.append(t)
+    return ThresholdLayer.from_neurons(neurons, thresholds)

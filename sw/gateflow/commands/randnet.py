@@ -12,7 +12,14 @@ def cmd_randnet(args: argparse.Namespace) -> int:
 
     try:
         net = random_netlist(
-            args.inputs, args.widths, args.classes, seed=args.seed, skip_prob=args.skip
+            args.inputs,
+            args.widths,
+            args.classes,
+            seed=args.seed,
+            skip_prob=args.skip,
+            kind=args.kind,
+            fan_in=args.fan_in,
+            weight_bits=args.weight_bits,
         )
     except ValueError as exc:
         from ..errors import GateflowError
@@ -31,14 +38,16 @@ def cmd_randnet(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from ..argtypes import nonneg as _nonneg
     from ..argtypes import positive as _positive
+    from ..randnet import KINDS
     from ..argtypes import widths as _widths
 
     p = sub.add_parser(
         "randnet",
         help="write a random netlist IR (for sizing and benchmarks)",
-        description="Write a random logic gate network as an IR file: random gates and "
-        "wiring, the last layer split evenly into the classes' groups; the default "
+        description="Write a random network as an IR file: random gates or threshold "
+        "neurons and wiring, the last layer split evenly into the classes' groups; the default "
         "passes (fold, dce) run unless --no-passes.",
     )
     p.add_argument("--inputs", type=_positive, required=True, help="input bits")
@@ -46,6 +55,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--classes", type=_positive, default=10, help="classes (default: 10)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--skip", type=float, default=0.0, help="chance a gate reads an older layer")
+    p.add_argument(
+        "--kind",
+        choices=KINDS,
+        default="logic",
+        help="layers: two-input gates, threshold neurons with weights 1 (binary) or signed "
+        "integer weights, or the three in turn (default: logic)",
+    )
+    p.add_argument("--fan-in", type=_nonneg, default=6, help="most sources per threshold neuron")
+    p.add_argument("--weight-bits", type=_positive, default=4, help="integer weight bits")
     p.add_argument("--no-passes", action="store_true", help="keep dead and foldable gates")
     p.add_argument("--out", required=True, help="IR file to write")
     p.set_defaults(func=cmd_randnet)
