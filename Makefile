@@ -12,8 +12,9 @@ export PATH := $(abspath $(BIN)):$(PATH)
 unexport VERILATOR_ROOT
 
 MODEL ?=
-OUT   ?= build/sim
-SIM_ARGS := $(if $(MODEL),--model $(MODEL)) --out $(OUT)
+ARCH  ?=
+OUT   ?= build/sim$(if $(ARCH),-$(ARCH))
+SIM_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(ARCH),--arch $(ARCH)) --out $(OUT)
 BOARD ?=
 VARIANT ?=
 BUILD_ARGS ?=
@@ -27,6 +28,7 @@ all: sim
 
 help:
 	@echo "make sim [MODEL=<ir.json>]  train the default network on digits (or load MODEL), generate RTL, prove it bit-exact under Verilator"
+	@echo "make sim ARCH=<arch>        the same for arch binary ({0,1} weights), bitlevel or switcher (default: lgn)"
 	@echo "make bitstream BOARD=<board> [MODEL=<ir.json>] [VARIANT=45f] [BUILD_ARGS=...]"
 	@echo "                            build the bitstream and report.json into build/<board>/"
 	@echo "make program BOARD=<board>  load that bitstream onto the board (openFPGALoader)"

@@ -37,77 +37,75 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = "digits") -
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from .train import DEFAULT_DIGITS as d
+    from .train import ARCHS
 
-    g = p.add_argument_group("training (defaults: the small digits network)")
+    # Every default comes from the --arch's default digits network (train.DEFAULTS),
+    # so the options below default to None and _train_config fills them in.
+    g = p.add_argument_group("training (defaults: the small digits network of --arch)")
     g.add_argument(
-        "--widths",
-        type=_widths,
-        default=d.widths,
-        help="gates per layer, comma-separated (default: %(default)s)",
+        "--arch",
+        choices=ARCHS,
+        default="lgn",
+        help="lgn: logic gate network; binary: {0,1} weights and threshold neurons; "
+        "bitlevel: integer weights trained bit by bit; switcher: weights masked by a "
+        "learned switcher network (default: %(default)s)",
     )
+    g.add_argument("--widths", type=_widths, help="neurons per layer, comma-separated")
     g.add_argument(
         "--mode",
         choices=("gumbel", "softmax"),
-        default=d.mode,
-        help="gumbel: hard forward + straight-through; softmax: mixture of 16 gates",
+        help="lgn: gumbel (hard forward + straight-through) or softmax (mixture of 16 gates)",
     )
-    g.add_argument("--steps", type=_positive, default=d.steps)
-    g.add_argument("--batch-size", type=_positive, default=d.batch_size)
-    g.add_argument("--lr", type=float, default=d.lr)
-    g.add_argument("--tau", type=float, default=d.tau, help="GroupSum temperature")
-    g.add_argument("--bits-per-feature", type=_positive, default=d.bits_per_feature)
-    g.add_argument("--encoding", choices=("uniform", "quantile"), default=d.encoding)
-    g.add_argument("--connections", choices=("random", "unique"), default=d.connections)
-    g.add_argument("--residual-init", action="store_true", help="start every gate as pass-through")
+    g.add_argument("--steps", type=_positive)
+    g.add_argument("--batch-size", type=_positive)
+    g.add_argument("--lr", type=float)
+    g.add_argument("--tau", type=float, help="GroupSum temperature")
+    g.add_argument("--bits-per-feature", type=_positive)
+    g.add_argument("--encoding", choices=("uniform", "quantile"))
+    g.add_argument("--connections", choices=("random", "unique"), help="lgn wiring")
     g.add_argument(
-        "--schedule", choices=("constant", "cosine"), default=d.schedule, help="learning rate"
+        "--residual-init", action="store_true", help="lgn: start every gate as pass-through"
     )
-    g.add_argument(
-        "--temperature", type=float, default=d.temperature, help="Gumbel-softmax temperature"
-    )
+    g.add_argument("--schedule", choices=("constant", "cosine"), help="lgn learning rate")
+    g.add_argument("--temperature", type=float, help="lgn: Gumbel-softmax temperature")
     g.add_argument("--crop", type=_positive, help="keep the centred CROP x CROP pixels")
+    g.add_argument("--density", type=float, help="binary: initial fraction of weights that are 1")
+    g.add_argument("--weight-bits", type=_positive, help="bitlevel: bits of a weight")
+    g.add_argument(
+        "--trained-bits", type=_positive, help="bitlevel: train only the K most significant bits"
+    )
+    g.add_argument("--levels", type=_positive, help="switcher: weights in -LEVELS..LEVELS")
+    g.add_argument("--sparsity", type=float, help="threshold families: sparsity penalty weight")
+    g.add_argument("--switcher-lr", type=float, help="switcher: its network's learning rate")
     g.add_argument(
         "--checkpoint-every",
         type=_nonneg,
-        default=0,
-        help="write the training state to OUT/train_state.pt every N steps (0: never)",
+        help="lgn: write the training state to OUT/train_state.pt every N steps (0: never)",
     )
-    g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument(
-        "--threads",
-        type=_positive,
-        default=d.threads,
-        help="torch CPU threads (default: %(default)s)",
-    )
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"), default=d.device)
+    g.add_argument("--seed", type=int)
+    g.add_argument("--threads", type=_positive, help="torch CPU threads (default: 1)")
+    g.add_argument("--device", choices=("auto", "cpu", "cuda"))
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def _train_config(args: argparse.Namespace):
-    from .train import DEFAULT_DIGITS
+_TRAIN_OPTIONS = (
+    "widths", "mode", "steps", "batch_size", "lr", "tau", "bits_per_feature", "encoding",
+    "connections", "schedule", "temperature", "checkpoint_every", "crop", "seed", "threads",
+    "device", "density", "weight_bits", "trained_bits", "levels", "sparsity", "switcher_lr",
+)  # fmt: skip
 
-    return DEFAULT_DIGITS.replace(
+
+def _train_config(args: argparse.Namespace):
+    from .train import DEFAULTS
+
+    changes = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
+    if args.residual_init:
+        changes["residual_init"] = True
+    return DEFAULTS[args.arch].replace(
         dataset=args.dataset or "digits",
         data_dir=args.data_dir,
         download=args.download,
-        widths=args.widths,
-        mode=args.mode,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        tau=args.tau,
-        bits_per_feature=args.bits_per_feature,
-        encoding=args.encoding,
-        connections=args.connections,
-        residual_init=args.residual_init,
-        schedule=args.schedule,
-        temperature=args.temperature,
-        checkpoint_every=args.checkpoint_every,
-        crop=args.crop,
-        seed=args.seed,
-        threads=args.threads,
-        device=args.device,
+        **changes,
     )
 
 
@@ -179,11 +177,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     r = trained.result
     for s in trained.stats:
         print(f"pass {s.line()}")
+    if config.arch == "lgn":
+        print(
+            f"trained {config.dataset} in {r.seconds:.1f} s: test accuracy "
+            f"{_pct(r.test_acc_hard)} discretized, {_pct(r.test_acc_soft)} soft"
+        )
+        print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
+        return 0
+    bits = f", {_pct(r.bit_sparsity)} of weight bits zero" if r.bit_sparsity is not None else ""
     print(
-        f"trained {config.dataset} in {r.seconds:.1f} s: test accuracy "
-        f"{_pct(r.test_acc_hard)} discretized, {_pct(r.test_acc_soft)} soft"
+        f"trained {config.arch} network on {config.dataset} in {r.seconds:.1f} s: test "
+        f"accuracy {_pct(r.test_acc_hard)}, {_pct(r.sparsity)} of weights zero{bits}"
     )
-    print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
+    print(
+        f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} neurons, "
+        f"{trained.net.num_connections} connections) and model.pt"
+    )
     return 0
 
 
@@ -216,10 +225,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     acc = float((res.pred == data.y_test).mean())
     print(f"{name} test split: {len(data.y_test)} samples, golden-model accuracy {_pct(acc)}")
     if args.checkpoint:
-        from .flow import check_against_torch
-        from .nn import LogicNet
+        from .flow import check_against_torch, load_model
 
-        model = LogicNet.load(args.checkpoint)
+        model = load_model(args.checkpoint)
         check_against_torch(net, model, data.X_test, "eval")
         print(f"torch-vs-golden: {len(data.y_test)}/{len(data.y_test)}")
     return 0
@@ -243,8 +251,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         net = trained.net
         for s in trained.stats:
             print(f"pass {s.line()}")
+        what = "gates" if config.arch == "lgn" else f"{config.arch} neurons"
         print(
-            f"trained {config.dataset}: {net.num_gates} gates after passes, "
+            f"trained {config.dataset}: {net.num_gates} {what} after passes, "
             f"torch eval test accuracy {_pct(trained.result.test_acc_hard)}"
         )
         name, data = _load_dataset(args, net)
@@ -320,8 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train",
         help="train a network, export and simplify its IR",
-        description="Train a logic gate network; write model.pt, ir.json "
-        "(after the passes) and train.json to --out.",
+        description="Train a logic gate network (or, with --arch, a {0,1}-weight, "
+        "bit-level integer or switcher-masked threshold network); write model.pt, "
+        "ir.json (after the passes) and train.json to --out.",
     )
     _add_data_args(p)
     _add_train_args(p)

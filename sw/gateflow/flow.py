@@ -65,6 +65,25 @@ def check_against_torch(net: Netlist, model: Any, x_raw: np.ndarray, what: str) 
     return golden
 
 
+def load_model(path: str | Path) -> Any:
+    """A saved LogicNet or ThresholdModel (model.pt), whichever the file holds."""
+    import torch
+
+    from .nn import LogicNet
+    from .nn.logic import ModelError
+    from .nn.threshold_model import MODEL_FORMAT, ThresholdModel
+
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"no checkpoint at {path}") from None
+    except Exception as exc:  # torch raises many kinds for a corrupt file
+        raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+    if isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT:
+        return ThresholdModel.load(path)
+    return LogicNet.load(path)
+
+
 def train_and_export(
     config: Any,
     out_dir: str | Path,
@@ -90,7 +109,9 @@ def train_and_export(
         resume=resume,
     )
     model.save(out_dir / "model.pt")
-    meta = {"dataset": config.dataset, "test_accuracy": result.test_acc_hard}
+    meta: dict[str, Any] = {"dataset": config.dataset, "test_accuracy": result.test_acc_hard}
+    if result.sparsity is not None:
+        meta["weight_sparsity"] = result.sparsity
     raw = export(model, meta)
     check_against_torch(raw, model, data.X_test, "export")
     net, stats = run_passes(raw, passes)

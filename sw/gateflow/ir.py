@@ -13,9 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -405,17 +405,13 @@ def _threshold_from_dict(lay: dict[str, Any], where: str, budget: _Budget) -> Th
         if not isinstance(lay[name], list):
             raise IRError(f"{where}.{name}: expected a list of lists, got {_show(lay[name])}")
         if len(lay[name]) != n:
-            raise IRError(
-                f"{where}: {name} has {len(lay[name])} neurons but threshold has {n}"
-            )
+            raise IRError(f"{where}: {name} has {len(lay[name])} neurons but threshold has {n}")
     neurons = []
     for j, (src, w) in enumerate(zip(lay["src"], lay["weight"])):
         s = _int_array(src, f"{where}.src[{j}]", 0, MAX_SIGNALS, budget)
         v = _int_array(w, f"{where}.weight[{j}]", -MAX_WEIGHT, MAX_WEIGHT, budget)
         if s.size != v.size:
-            raise IRError(
-                f"{where}: neuron {j} has {s.size} sources but {v.size} weights"
-            )
+            raise IRError(f"{where}: neuron {j} has {s.size} sources but {v.size} weights")
         neurons.append((s, v))
     return ThresholdLayer.from_neurons(neurons, threshold)
 

@@ -70,7 +70,9 @@ def _simplify(net: Netlist, passthrough: bool) -> Netlist:
     new_layers: list[LogicLayer | ThresholdLayer] = []
     for li, layer in enumerate(net.layers):
         if isinstance(layer, ThresholdLayer):
-            new_layers.append(_simplify_threshold(layer, offsets[li], rep_sig, rep_inv, passthrough))
+            new_layers.append(
+                _simplify_threshold(layer, offsets[li], rep_sig, rep_inv, passthrough)
+            )
             continue
         a_out = layer.a.copy()
         b_out = layer.b.copy()

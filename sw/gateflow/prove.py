@@ -3,7 +3,9 @@
 The generated SystemVerilog (:mod:`gateflow.codegen`) is checked against a
 *reference netlist* written here from the IR alone: flat Verilog modules with
 every gate as one continuous assignment (its expression from
-:mod:`gateflow.gates`, the one gate table), each class score as a sum of its
+:mod:`gateflow.gates`, the one gate table), every threshold neuron as a signed
+sum of ``bit ? weight : 0`` terms compared with its threshold (codegen writes
+shift-and-add in unsigned arithmetic instead), each class score as a sum of its
 bits with ``+`` and the class as a chain of ``>`` comparisons. The reference
 shares no code with codegen's templates or the hand-written RTL library.
 
@@ -56,7 +58,7 @@ from .codegen import CoreOptions, generate
 from .errors import GateflowError
 from .gates import GATES
 from .golden import eval_bits, output_bits
-from .ir import Netlist, index_width, score_width
+from .ir import Netlist, ThresholdLayer, index_width, score_width
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,30 @@ def _sum_of_bits(name: str, bits: list[str], width: int) -> list[str]:
     return lines
 
 
+def _reference_neuron(sig: int, src: np.ndarray, w: np.ndarray, t: int) -> list[str]:
+    """``s[sig]`` = (signed sum of ``s[src[k]] ? w[k] : 0``) >= t, summed pairwise."""
+    width = (int(np.abs(w).sum()) + abs(t)).bit_length() + 1  # signed, cannot overflow
+    level = [
+        f"(s[{int(k)}] ? {'-' if v < 0 else ''}{width}'sd{abs(int(v))} : {width}'sd0)"
+        for k, v in zip(src, w)
+    ] or [f"{width}'sd0"]
+    lines: list[str] = []
+    depth = 0
+    while len(level) > 1:
+        nxt = []
+        for i in range(0, len(level) - 1, 2):
+            name = f"acc{sig}_{depth}_{i // 2}"
+            lines.append(f"  wire signed [{width - 1}:0] {name} = {level[i]} + {level[i + 1]};")
+            nxt.append(name)
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level, depth = nxt, depth + 1
+    lines.append(f"  wire signed [{width - 1}:0] acc{sig} = {level[0]};")
+    bound = f"{'-' if t < 0 else ''}{width}'sd{abs(t)}"
+    lines.append(f"  assign s[{sig}] = acc{sig} >= {bound};")
+    return lines
+
+
 def reference_verilog(net: Netlist) -> str:
     """The reference netlist: modules gf_ref_net (x -> head bits y), gf_ref_head
     (y -> scores, cls) and gf_ref (both). Head bits are the class groups
@@ -188,6 +214,10 @@ def reference_verilog(net: Netlist) -> str:
     ]
     offsets = net.layer_offsets()
     for li, layer in enumerate(net.layers):
+        if isinstance(layer, ThresholdLayer):
+            for j, (src, w, t) in enumerate(layer.neurons()):
+                out += _reference_neuron(offsets[li] + j, src, w, t)
+            continue
         for j in range(layer.size):
             expr = GATES[int(layer.op[j])].expr(f"s[{int(layer.a[j])}]", f"s[{int(layer.b[j])}]")
             out.append(f"  assign s[{offsets[li] + j}] = {expr};")

@@ -1,4 +1,8 @@
-"""Training of logic gate networks: dataset -> encoder -> LogicNet -> Adam.
+"""Training: dataset -> encoder -> LogicNet (or a threshold network) -> Adam.
+
+``config.arch`` picks the family: ``lgn`` (logic gate networks, below) or one
+of the binary-threshold families ``binary``, ``bitlevel`` and ``switcher``
+(:mod:`gateflow.train_threshold`).
 
 ``train(config)`` is reproducible: the same config (seed included) on the same
 machine, torch version and thread count gives identical logits.
@@ -40,6 +44,7 @@ log = logging.getLogger(__name__)
 ENCODINGS = ("uniform", "quantile")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
+ARCHS = ("lgn", "binary", "bitlevel", "switcher")
 
 
 class TrainError(GateflowError):
@@ -50,6 +55,7 @@ class TrainError(GateflowError):
 class TrainConfig:
     """Everything a training run depends on; round-trips through JSON (``to_dict``)."""
 
+    arch: str = "lgn"  # lgn | binary | bitlevel | switcher
     dataset: str = "digits"
     data_dir: str | None = None
     download: bool = False
@@ -72,6 +78,14 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None  # torch CPU threads (None: leave torch's default)
     device: str = "auto"
+    # threshold families (arch binary / bitlevel / switcher)
+    density: float = 0.5  # binary: initial probability of a weight being 1
+    weight_bits: int = 4  # bitlevel: two's-complement bits of a weight
+    trained_bits: int | None = None  # bitlevel: the most significant bits trained (None: all)
+    levels: int = 1  # switcher: weights are integers in [-levels, levels]
+    sparsity: float = 0.0  # weight of the sparsity penalty in the loss
+    switcher_lr: float = 0.01  # switcher: Adam learning rate of the switcher network
+    switcher_hidden: int = 16  # switcher: hidden units of the switcher network
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -88,6 +102,21 @@ class TrainConfig:
         return dataclasses.replace(self, **changes)
 
     def validate(self) -> None:
+        if self.arch not in ARCHS:
+            raise TrainError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        if self.arch != "lgn":
+            if self.checkpoint_every:
+                raise TrainError(f"checkpoints are not supported for arch {self.arch!r} yet")
+            if not 0 < self.density <= 1:
+                raise TrainError(f"density must lie in (0, 1], got {self.density}")
+            if not 2 <= self.weight_bits <= 16:
+                raise TrainError(f"weight_bits must lie in 2..16, got {self.weight_bits}")
+            if self.trained_bits is not None and not 1 <= self.trained_bits <= self.weight_bits:
+                raise TrainError(f"trained_bits must lie in 1..weight_bits ({self.weight_bits})")
+            if self.levels < 1 or self.switcher_hidden < 1:
+                raise TrainError("levels and switcher_hidden must be >= 1")
+            if self.sparsity < 0 or self.switcher_lr <= 0:
+                raise TrainError("sparsity must be >= 0 and switcher_lr > 0")
         if self.encoding not in ENCODINGS:
             raise TrainError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         if self.mode not in MODES:
@@ -131,6 +160,20 @@ DEFAULT_DIGITS = TrainConfig(
 )
 
 
+# The default digits networks of the threshold families (`make sim ARCH=...`):
+# 3-bit thermometer (192 input bits), 300 neurons then 100 output bits (10 per
+# class), Adam on cross-entropy plus a sparsity penalty.
+_THRESHOLD_DIGITS = DEFAULT_DIGITS.replace(
+    bits_per_feature=3, widths=[300, 100], tau=3.0, lr=0.02, steps=600, sparsity=0.1
+)
+DEFAULTS = {
+    "lgn": DEFAULT_DIGITS,
+    "binary": _THRESHOLD_DIGITS.replace(arch="binary", density=0.1),
+    "bitlevel": _THRESHOLD_DIGITS.replace(arch="bitlevel", weight_bits=4, trained_bits=2),
+    "switcher": _THRESHOLD_DIGITS.replace(arch="switcher", levels=2),
+}
+
+
 @dataclass
 class TrainResult:
     """Accuracies after training: ``soft`` = softmax mixture (no noise), ``hard`` =
@@ -146,6 +189,8 @@ class TrainResult:
     num_input_bits: int
     final_loss: float
     history: list[dict[str, float]] = field(default_factory=list)
+    sparsity: float | None = None  # threshold families: fraction of zero weights
+    bit_sparsity: float | None = None  # bitlevel: fraction of zero weight bits
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -250,6 +295,16 @@ def train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
+        if config.arch != "lgn":
+            from gateflow.train_threshold import train_threshold
+
+            if resume:
+                raise TrainError(f"resume is not supported for arch {config.arch!r} yet")
+            if dist.info().world_size > 1:
+                raise TrainError(
+                    f"data-parallel training supports arch 'lgn' only, not {config.arch!r}"
+                )
+            return train_threshold(config, progress, data)  # type: ignore[return-value]
         return _train(config, progress, data, Path(state_path) if state_path else None, resume)
     finally:
         torch.set_num_threads(threads_before)

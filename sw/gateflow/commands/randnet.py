@@ -40,8 +40,8 @@ def cmd_randnet(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction) -> None:
     from ..argtypes import nonneg as _nonneg
     from ..argtypes import positive as _positive
-    from ..randnet import KINDS
     from ..argtypes import widths as _widths
+    from ..randnet import KINDS
 
     p = sub.add_parser(
         "randnet",

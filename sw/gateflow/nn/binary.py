@@ -573,6 +573,46 @@ def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator) ->
     return out[:steps]
 
 
+def _schedule(kind: str, step: int, steps: int, final: float) -> float:
+    """Learning-rate factor at ``step`` of ``steps``: ``"constant"`` (1), ``"cosine"``
+    (1 down to ``final``) or ``"linear"`` (1 down to ``final``)."""
+    if kind == "constant" or steps <= 1:
+        return 1.0
+    frac = step / (steps - 1)
+    if kind == "cosine":
+        return final + (1.0 - final) * 0.5 * (1.0 + float(np.cos(np.pi * frac)))
+    if kind == "linear":
+        return 1.0 + (final - 1.0) * frac
+    raise ModelError(f"unknown lr_schedule {kind!r} (constant, cosine or linear)")
+
+
+def _ramp(step: int, steps: int, ramp: float) -> float:
+    """Penalty factor: linear from 0 to 1 over the first ``ramp`` fraction of the steps."""
+    if not 0.0 <= ramp <= 1.0:
+        raise ModelError(f"sparsity_ramp must lie in [0, 1], got {ramp}")
+    if ramp == 0.0:
+        return 1.0
+    return min(1.0, (step + 1) / (ramp * steps))
+
+
+def _param_groups(
+    params: Sequence[nn.Parameter], thresholds: set[int], lr: float, threshold_lr: float | None
+) -> list[dict]:
+    """Adam groups: the thresholds at ``threshold_lr`` (default ``lr``), the rest at ``lr``."""
+    rest = [p for p in params if id(p) not in thresholds]
+    ths = [p for p in params if id(p) in thresholds]
+    groups = [{"params": rest, "lr": lr, "base_lr": lr}]
+    if ths:
+        t_lr = lr if threshold_lr is None else float(threshold_lr)
+        groups.append({"params": ths, "lr": t_lr, "base_lr": t_lr})
+    return groups
+
+
+def _set_lr(opt: torch.optim.Optimizer, factor: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = group["base_lr"] * factor
+
+
 def fit(
     net: ThresholdNet,
     x: torch.Tensor,
@@ -583,22 +623,36 @@ def fit(
     sparsity_weight: float = 0.0,
     seed: int = 0,
     calibrate: bool = True,
+    sparsity_ramp: float = 0.0,
+    lr_schedule: str = "constant",
+    final_lr: float = 0.0,
+    threshold_lr: float | None = None,
 ) -> list[float]:
     """Adam on cross-entropy(scores / tau) + ``sparsity_weight * net.penalty()``.
 
     ``x``: input bits [n, in] (float 0/1), ``y``: labels [n]. Latent parameters
     are projected back after every step. Returns the per-step task losses; the
     network is left in eval mode.
+
+    Schedules (the defaults reproduce plain constant-rate training):
+    ``sparsity_ramp`` (fraction of the steps, in [0, 1]) ramps the penalty
+    weight linearly from 0 up to ``sparsity_weight``; ``lr_schedule``
+    (``"constant"``, ``"cosine"`` or ``"linear"``) decays the learning rates to
+    ``final_lr`` times their start; ``threshold_lr`` is the thresholds' own
+    learning rate (default ``lr``).
     """
     gen = torch.Generator().manual_seed(int(seed))
     if calibrate:
         net.calibrate(x[torch.randperm(len(x), generator=gen)[: 4 * batch_size]])
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    thresholds = {id(layer.threshold) for layer in net.layers}
+    opt = torch.optim.Adam(_param_groups(list(net.parameters()), thresholds, lr, threshold_lr))
     net.train()
     losses: list[float] = []
-    for idx in _batches(len(x), batch_size, steps, gen):
+    for step, idx in enumerate(_batches(len(x), batch_size, steps, gen)):
+        _set_lr(opt, _schedule(lr_schedule, step, steps, final_lr))
         loss = F.cross_entropy(net(x[idx]), y[idx])
-        total = loss + sparsity_weight * net.penalty() if sparsity_weight else loss
+        weight = sparsity_weight * _ramp(step, steps, sparsity_ramp)
+        total = loss + weight * net.penalty() if weight else loss
         opt.zero_grad(set_to_none=True)
         total.backward()
         opt.step()
