@@ -13,9 +13,16 @@ def spec_evaluate(ir, raw):
     enc = ir["encoder"]
     s = [int(raw[f] >= t) for f, t in zip(enc["feature"], enc["threshold"])]
     for layer in ir["layers"]:
-        s += [
-            (g >> (3 - 2 * s[a] - s[b])) & 1 for a, b, g in zip(layer["a"], layer["b"], layer["op"])
-        ]
+        if layer["kind"] == "logic":
+            s += [
+                (g >> (3 - 2 * s[a] - s[b])) & 1
+                for a, b, g in zip(layer["a"], layer["b"], layer["op"])
+            ]
+        else:  # threshold
+            s += [
+                int(sum(w * s[k] for k, w in zip(src, ws)) >= t)
+                for src, ws, t in zip(layer["src"], layer["weight"], layer["threshold"])
+            ]
     scores = [sum(s[k] for k in group) for group in ir["head"]["groups"]]
     return scores, scores.index(max(scores))
 
@@ -32,9 +39,12 @@ def test_pack_unpack_round_trip():
         assert (int(packed[3, s // 64]) >> (s % 64)) & 1 == bits[s, 3]
 
 
+@pytest.mark.parametrize("kind", ["logic", "binary", "integer", "mixed"])
 @pytest.mark.parametrize("seed", range(4))
-def test_golden_equals_the_documented_evaluator(seed):
-    net = random_netlist(24, [40, 30, 20], 4, seed=seed, skip_prob=0.3, num_raw_features=10)
+def test_golden_equals_the_documented_evaluator(seed, kind):
+    net = random_netlist(
+        24, [40, 30, 20], 4, seed=seed, skip_prob=0.3, num_raw_features=10, kind=kind
+    )
     ir = json.loads(net.to_json())
     raw = np.random.default_rng(seed).integers(0, 256, (150, 10))
     res = evaluate(net, raw)

@@ -94,6 +94,16 @@ def test_generated_core_is_lint_clean(tmp_path, net, every, scores, top):
     assert report == "", report
 
 
+@pytest.mark.parametrize("kind", ["binary", "integer", "mixed"])
+def test_threshold_core_is_lint_clean(tmp_path, kind):
+    raw = random_netlist(32, [60, 50, 30], 3, seed=2, skip_prob=0.3, kind=kind, fan_in=12)
+    for passes, sub in (((), "raw"), (("fold", "dce"), "folded")):
+        net, _ = run_passes(raw, passes)
+        core = generate(net, tmp_path / sub, CoreOptions(pipeline_every=1))
+        report = verilator_lint(core.files, toplevel=core.top)
+        assert report == "", report
+
+
 def test_single_class_unpruned_core_is_lint_clean(tmp_path):
     raw = random_netlist(8, [16, 8], 1, seed=1, skip_prob=0.5)  # dead gates, one class
     core = generate(raw, tmp_path, CoreOptions(pipeline_every=1))

@@ -47,6 +47,37 @@ def test_core_options_are_proven(every, scores, classes):
     assert result.network_stages == (len(net.layers) // every if every else 0)
 
 
+@pytest.mark.parametrize("kind", ["binary", "integer", "mixed"])
+def test_threshold_networks_are_proven(kind):
+    raw = random_netlist(24, [60, 40, 30], 3, seed=4, skip_prob=0.3, kind=kind, fan_in=9)
+    net, _ = run_passes(raw)
+    assert any(layer.kind == "threshold" for layer in net.layers)
+    result = prove(net, ProveOptions(pipeline_every=1))
+    assert result.proven, result.summary()
+
+
+def test_a_mutated_threshold_is_caught(tmp_path):
+    net, _ = run_passes(
+        random_netlist(24, [60, 40, 30], 3, seed=4, skip_prob=0.3, kind="integer", fan_in=9)
+    )
+    core = generate(net, tmp_path / "core", CoreOptions(pipeline_every=1))
+    path = tmp_path / "core" / "gf_core_net.sv"
+    text = path.read_text()
+    head = {int(s) for g in net.head.groups for s in g}
+    for m in re.finditer(r"^  assign n(\d+) = .*\+ (\d+)'d(\d+)\);", text, re.M):
+        if int(m.group(1)) in head:
+            break
+    else:
+        raise AssertionError("no shift-and-add neuron with a threshold feeds the head")
+    w, t = m.group(2), int(m.group(3))
+    path.write_text(text.replace(m.group(0), m.group(0).replace(f"{w}'d{t})", f"{w}'d{t + 1})")))
+    result = prove_core(net, core.out_dir, tmp_path / "proof")
+    assert not result.proven
+    cex = result.counterexample
+    assert cex is not None and cex.check == "network"
+    assert cex.rtl["head bits differing"] != []
+
+
 def _head_gate_line(text: str, net: Netlist) -> tuple[str, int]:
     """A line of the network module computing a gate the head reads, with two operands."""
     head = {int(s) for g in net.head.groups for s in g}

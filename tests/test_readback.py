@@ -70,8 +70,41 @@ def test_planted_differences_are_reported(tmp_path, net):
     # 4. a gate that is not one of the 16
     m = gates[0]
     path.write_text(text.replace(m.group(0), f"  assign n{m.group(1)} = 1'b0 ^ 1'b1;", 1))
-    with pytest.raises(Exception, match="none of the 16 gates"):
-        read_network(path)
+    problems = compare(net, read_network(path))
+    assert problems == [f"gate n{m.group(1)}: the RTL expression is none of the 16 gates"]
+
+
+@pytest.mark.parametrize("kind", ["binary", "integer", "mixed"])
+@pytest.mark.parametrize("passes", [(), ("fold", "dce")])
+def test_threshold_neurons_read_back(tmp_path, kind, passes):
+    raw = random_netlist(24, [60, 40, 30], 3, seed=4, skip_prob=0.3, kind=kind, fan_in=14)
+    net, _ = run_passes(raw, passes)
+    generate(net, tmp_path, CoreOptions(pipeline_every=1))
+    assert compare(net, read_network(tmp_path / "gf_core_net.sv")) == []
+
+
+def test_planted_threshold_differences_are_reported(tmp_path):
+    net, _ = run_passes(
+        random_netlist(24, [60, 40, 30], 3, seed=4, skip_prob=0.3, kind="integer", fan_in=14)
+    )
+    generate(net, tmp_path, CoreOptions(pipeline_every=1))
+    path = tmp_path / "gf_core_net.sv"
+    text = path.read_text()
+    # 1. a threshold one higher
+    m = re.search(r"^  assign n(\d+) = (.*\+ (\d+)'d(\d+)\));", text, re.M)
+    assert m is not None
+    width, t = m.group(3), int(m.group(4))
+    wrong = m.group(0).replace(f"+ {width}'d{t})", f"+ {width}'d{t + 1})")
+    path.write_text(text.replace(m.group(0), wrong, 1))
+    problems = compare(net, read_network(path))
+    assert len(problems) == 1 and problems[0].startswith(f"neuron n{m.group(1)}: RTL gives")
+    # 2. a neuron reading a signal it is not connected to
+    m = re.search(r"^  assign n(\d+) = \(\{(\d+)'b0, (x\[\d+\]|n\d+|p\d+_[xn]\d+)\}", text, re.M)
+    assert m is not None
+    wrong = m.group(0).replace(m.group(3), "x[23]" if m.group(3) != "x[23]" else "x[22]", 1)
+    path.write_text(text.replace(m.group(0), wrong, 1))
+    problems = compare(net, read_network(path))
+    assert len(problems) == 1 and f"neuron n{m.group(1)}" in problems[0]
 
 
 def test_ir_key_ignores_unused_operands():

@@ -96,7 +96,7 @@ def threshold_sums(layer: ThresholdLayer, sig: np.ndarray, dense: bool | None = 
         rows = np.repeat(np.arange(layer.size), np.diff(layer.ptr))
         w = np.zeros((layer.size, used.size), dtype=np.float64)
         np.add.at(w, (rows, local), layer.weight.astype(np.float64))
-        # integers whose every partial sum is at most 2**52 in magnitude: exact
+        # integers whose every partial sum is at most 2**40 in magnitude: exact
         return (w @ bits.astype(np.float64)).astype(np.int64)
     out = np.zeros((layer.size, n), dtype=np.int64)
     filled = np.flatnonzero(np.diff(layer.ptr) > 0)

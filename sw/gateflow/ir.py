@@ -31,7 +31,7 @@ MAX_ENTRIES = 4 * MAX_SIGNALS  # integers in all lists of one IR together
 MAX_FILE_BYTES = 2**31  # larger files are refused before they are read
 MAX_THRESHOLD = 2**31 - 1
 MAX_WEIGHT = 2**31  # threshold-layer weights lie in [-MAX_WEIGHT, MAX_WEIGHT)
-MAX_NEURON_SUM = 2**52  # bound on a neuron's sum of |weights| and on |threshold|
+MAX_NEURON_SUM = 2**40  # bound on a neuron's sum of |weights| and on |threshold|
 _MAX_MESSAGE = 300
 
 
@@ -476,11 +476,11 @@ def _check_threshold_layer(layer: ThresholdLayer, li: int, base: int) -> None:
     if nnz and (layer.weight.min() < -MAX_WEIGHT or layer.weight.max() >= MAX_WEIGHT):
         raise IRError(f"{where}: weights must lie in [-2**31, 2**31)")
     if np.abs(layer.threshold).max() > MAX_NEURON_SUM:
-        raise IRError(f"{where}: thresholds must lie in [-2**52, 2**52]")
+        raise IRError(f"{where}: thresholds must lie in [-2**40, 2**40]")
     if nnz:
         load = np.add.reduceat(np.abs(layer.weight), layer.ptr[:-1][steps > 0])
         if load.max() > MAX_NEURON_SUM:
-            raise IRError(f"{where}: a neuron's absolute weights sum to more than 2**52")
+            raise IRError(f"{where}: a neuron's absolute weights sum to more than 2**40")
 
 
 def validate(net: Netlist) -> Netlist:

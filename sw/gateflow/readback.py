@@ -7,6 +7,12 @@ output bit, the IR signal it carries. :func:`compare` checks that against the
 IR exactly. An expression is identified by matching its syntax tree against
 the trees of the 16 gate expressions of :mod:`gateflow.gates` (``expr(a, b)``
 with placeholder operands), so the gate table stays the one definition.
+
+A threshold neuron is read back as a function: its expression is evaluated
+(Verilog's unsigned width rules: a relation's operands at the wider side's
+width, concatenations self-determined) on every assignment of the signals it
+reads, or on 1,024 random ones beyond 10 signals, and compared with the IR's
+``sum(w * x) >= t``. The RTL must read no signal the neuron does not connect.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Any
 
 from .errors import GateflowError
 from .gates import GATES
-from .ir import Netlist
+from .ir import Netlist, ThresholdLayer
 
 Key = tuple[int, int | None, int | None]  # (op, a or None if unused, b or None if unused)
 
@@ -35,6 +41,7 @@ class ReadbackError(GateflowError):
 @dataclass
 class NetworkGraph:
     gates: dict[int, set[Key]]  # IR signal -> the (op, a, b) readings its expression allows
+    exprs: dict[int, tuple[Any, dict[str, int]]]  # IR signal -> (expression, name -> signal)
     outputs: list[int]  # y[j] -> IR signal
     registers: int  # flip-flops in the module
     register_depth: dict[int, int]  # y[j] -> registers between the signal and the output
@@ -164,10 +171,13 @@ def read_network(path: str | Path) -> NetworkGraph:
         raise ReadbackError(f"{path}: {name} is neither an input bit, a gate nor a register")
 
     gates: dict[int, set[Key]] = {}
+    exprs: dict[int, tuple[Any, dict[str, int]]] = {}
     for name, expr in assigns.items():
         m = re.fullmatch(r"n(\d+)", name)
         if m is None:
             raise ReadbackError(f"{path}: unexpected assignment to {name}")
+        reads = {n: resolve(n)[0] for n in _refs(expr)}
+        exprs[int(m.group(1))] = (expr, reads)
         actual = _shape(expr)
         readings: set[Key] = set()
         for op, template in _templates():
@@ -177,14 +187,13 @@ def read_network(path: str | Path) -> NetworkGraph:
                 a = resolve(binding["A"])[0] if g.uses_a() else None
                 b = resolve(binding["B"])[0] if g.uses_b() else None
                 readings.add((op, a, b))
-        if not readings:
-            raise ReadbackError(f"{path}: the expression of {name} is none of the 16 gates")
         gates[int(m.group(1))] = readings
     if sorted(outputs) != list(range(len(outputs))):
         raise ReadbackError(f"{path}: the output bits are not assigned one by one from 0")
     resolved = [resolve(outputs[j]) for j in range(len(outputs))]
     return NetworkGraph(
         gates=gates,
+        exprs=exprs,
         outputs=[s for s, _ in resolved],
         registers=len(regs),
         register_depth={j: d for j, (_, d) in enumerate(resolved)},
@@ -202,15 +211,27 @@ def compare(net: Netlist, graph: NetworkGraph) -> list[str]:
     problems: list[str] = []
     offsets = net.layer_offsets()
     want: dict[int, Key] = {}
+    neurons: set[int] = set()
     for li, layer in enumerate(net.layers):
+        if isinstance(layer, ThresholdLayer):
+            for j, (src, w, t) in enumerate(layer.neurons()):
+                sig = offsets[li] + j
+                neurons.add(sig)
+                if sig not in graph.exprs:
+                    problems.append(f"neuron n{sig} is missing")
+                else:
+                    problems += _compare_neuron(sig, src, w, t, *graph.exprs[sig])
+            continue
         for j in range(layer.size):
             want[offsets[li] + j] = ir_key(int(layer.op[j]), int(layer.a[j]), int(layer.b[j]))
     for sig in sorted(set(want) - set(graph.gates)):
         problems.append(f"gate n{sig} is missing")
-    for sig in sorted(set(graph.gates) - set(want)):
+    for sig in sorted(set(graph.gates) - set(want) - neurons):
         problems.append(f"gate n{sig} is not in the IR")
     for sig in sorted(set(want) & set(graph.gates)):
-        if want[sig] not in graph.gates[sig]:
+        if not graph.gates[sig]:
+            problems.append(f"gate n{sig}: the RTL expression is none of the 16 gates")
+        elif want[sig] not in graph.gates[sig]:
             problems.append(
                 f"gate n{sig}: IR {want[sig]}, RTL reads as {sorted(graph.gates[sig], key=str)}"
             )
@@ -222,3 +243,108 @@ def compare(net: Netlist, graph: NetworkGraph) -> list[str]:
             f"first differing position {diff[:1]})"
         )
     return problems
+
+
+def _refs(expr: Any) -> list[str]:
+    """The signal names an expression reads, in first-seen order."""
+    out: dict[str, None] = {}
+    stack = [expr]
+    while stack:
+        node = stack.pop()
+        ref = _ref(node)
+        if ref is not None:
+            out[ref] = None
+        else:
+            stack.extend(reversed(node.children()))
+    return list(out)
+
+
+def _const(node: Any) -> tuple[int, int]:
+    """(value, width) of a sized constant such as 3'd5 or 1'b0."""
+    m = re.fullmatch(r"(\d+)'([bdh])([0-9a-fA-F_]+)", str(node.value))
+    if m is None:
+        raise ReadbackError(f"unsized or unsupported constant {node.value!r}")
+    base = {"b": 2, "d": 10, "h": 16}[m.group(2)]
+    return int(m.group(3).replace("_", ""), base), int(m.group(1))
+
+
+def _width(node: Any) -> int:
+    """Self-determined width of an expression (unsigned Verilog rules)."""
+    from pyverilog.vparser import ast as vast
+
+    if _ref(node) is not None:
+        return 1
+    if isinstance(node, vast.IntConst):
+        return _const(node)[1]
+    if isinstance(node, vast.Concat):
+        return sum(_width(c) for c in node.list)
+    if isinstance(node, (vast.Plus, vast.And, vast.Or, vast.Xor, vast.Xnor)):
+        return max(_width(node.left), _width(node.right))
+    if isinstance(node, vast.Unot):
+        return _width(node.right)
+    return 1  # relations and reductions
+
+
+def _eval(node: Any, env: dict[str, int], width: int | None = None) -> int:
+    """Value of ``node`` with its operands read from ``env``, at context ``width``."""
+    from pyverilog.vparser import ast as vast
+
+    w = width if width is not None else _width(node)
+    mask = (1 << w) - 1
+    ref = _ref(node)
+    if ref is not None:
+        return env[ref]
+    if isinstance(node, vast.IntConst):
+        return _const(node)[0] & mask
+    if isinstance(node, vast.Concat):
+        value = 0
+        for c in node.list:
+            value = (value << _width(c)) | _eval(c, env)
+        return value & mask
+    binary = {vast.Plus: lambda a, b: a + b, vast.And: lambda a, b: a & b,
+              vast.Or: lambda a, b: a | b, vast.Xor: lambda a, b: a ^ b,
+              vast.Xnor: lambda a, b: ~(a ^ b)}  # fmt: skip
+    for cls, fn in binary.items():
+        if isinstance(node, cls):
+            return fn(_eval(node.left, env, w), _eval(node.right, env, w)) & mask
+    if isinstance(node, vast.Unot):
+        return ~_eval(node.right, env, w) & mask
+    if isinstance(node, vast.GreaterEq):
+        cw = max(_width(node.left), _width(node.right))
+        return int(_eval(node.left, env, cw) >= _eval(node.right, env, cw))
+    reductions = {vast.Uand: lambda v, n: v == (1 << n) - 1, vast.Unand: lambda v, n: v != (1 << n) - 1,
+                  vast.Uor: lambda v, n: v != 0, vast.Unor: lambda v, n: v == 0}  # fmt: skip
+    for cls, fn in reductions.items():
+        if isinstance(node, cls):
+            n = _width(node.right)
+            return int(fn(_eval(node.right, env, n), n))
+    raise ReadbackError(f"unsupported expression {type(node).__name__} in a threshold neuron")
+
+
+def _compare_neuron(
+    sig: int, src: Any, w: Any, t: int, expr: Any, reads: dict[str, int]
+) -> list[str]:
+    import numpy as np
+
+    connected = sorted({int(s) for s, v in zip(src, w) if v != 0})
+    extra = sorted(set(reads.values()) - set(connected))
+    if extra:
+        return [f"neuron n{sig}: the RTL reads signal(s) {extra} the IR does not connect"]
+    k = len(connected)
+    if k <= 10:
+        rows = np.array([[(i >> b) & 1 for b in range(k)] for i in range(2**k)], dtype=np.int64)
+    else:
+        rows = np.random.default_rng(sig).integers(0, 2, (1024, k))
+    col = {s: i for i, s in enumerate(connected)}
+    weights = np.zeros(k, dtype=np.int64)
+    for s, v in zip(src, w):
+        if v:
+            weights[col[int(s)]] += int(v)
+    want = (rows @ weights >= t).astype(int)
+    for row, expect in zip(rows, want):
+        env = {name: int(row[col[s]]) for name, s in reads.items()}
+        got = _eval(expr, env, 1) & 1
+        if got != expect:
+            bits = {f"s{s}": int(row[i]) for s, i in col.items()}
+            return [f"neuron n{sig}: RTL gives {got}, IR {int(expect)} for inputs {bits}"]
+    return []

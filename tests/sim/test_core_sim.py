@@ -44,6 +44,21 @@ def test_random_netlists(tmp_path, inputs, widths, classes, every, pop, scores, 
     assert report.latency_measured == core.manifest["latency_cycles"]
 
 
+@pytest.mark.parametrize(
+    "kind, every, bp", [("binary", 1, True), ("integer", 2, False), ("mixed", 0, True)]
+)
+def test_random_threshold_netlists(tmp_path, kind, every, bp):
+    raw = random_netlist(48, [120, 80, 60], 6, seed=7, skip_prob=0.3, kind=kind, fan_in=16,
+                         weight_bits=6)  # fmt: skip
+    net, _ = run_passes(raw)
+    opts = CoreOptions(pipeline_every=every, popcount_every=1, backpressure=bp)
+    core = generate(net, tmp_path / "core", opts)
+    bits = np.random.default_rng(every).integers(0, 2, (400, net.num_inputs)).astype(np.uint8)
+    report = simulate(core, net, bits, tmp_path / "sim", seed=every + 1)
+    _check(report, len(bits))
+    assert report.latency_measured == core.manifest["latency_cycles"]
+
+
 def test_a_wrong_expectation_is_caught(tmp_path, monkeypatch):
     """The bench must fail when the RTL and the model disagree: corrupt one expected word."""
     import gateflow.simulate as simulate_mod
