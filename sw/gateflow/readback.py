@@ -312,8 +312,12 @@ def _eval(node: Any, env: dict[str, int], width: int | None = None) -> int:
     if isinstance(node, vast.GreaterEq):
         cw = max(_width(node.left), _width(node.right))
         return int(_eval(node.left, env, cw) >= _eval(node.right, env, cw))
-    reductions = {vast.Uand: lambda v, n: v == (1 << n) - 1, vast.Unand: lambda v, n: v != (1 << n) - 1,
-                  vast.Uor: lambda v, n: v != 0, vast.Unor: lambda v, n: v == 0}  # fmt: skip
+    reductions = {
+        vast.Uand: lambda v, n: v == (1 << n) - 1,
+        vast.Unand: lambda v, n: v != (1 << n) - 1,
+        vast.Uor: lambda v, n: v != 0,
+        vast.Unor: lambda v, n: v == 0,
+    }
     for cls, fn in reductions.items():
         if isinstance(node, cls):
             n = _width(node.right)

@@ -82,7 +82,9 @@ def logicnet_of(net) -> LogicNet:
 
 
 @settings(max_examples=25, deadline=None, database=None)
-@given(net=netlists(skip=False, kinds=("logic",)), n=st.integers(1, 300), seed=st.integers(0, 2**16))
+@given(
+    net=netlists(skip=False, kinds=("logic",)), n=st.integers(1, 300), seed=st.integers(0, 2**16)
+)
 def test_golden_equals_torch_eval(net, n, seed):
     model = logicnet_of(net)
     raw = np.random.default_rng(seed).integers(0, 256, (n, net.encoder.num_raw_features))
