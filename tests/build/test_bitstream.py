@@ -109,3 +109,15 @@ def test_program_without_a_build(tmp_path):
     proc = _cli("program", "--board", "icebreaker", "--out", str(tmp_path / "none"))
     assert proc.returncode == 1
     assert "run `make bitstream BOARD=icebreaker` first" in proc.stderr
+
+
+def test_threshold_network_builds(tmp_path):
+    """A network of threshold neurons (popcount and signed shift-and-add) through the same
+    board flow: it fits, meets timing and reports its core."""
+    net, _ = run_passes(random_netlist(48, [60, 40, 40], 4, seed=7, kind="mixed", fan_in=10))
+    assert {layer.kind for layer in net.layers} == {"logic", "threshold"}
+    report = build(load_board("icebreaker"), net, tmp_path / "build", BuildOptions(seed=1))
+    check_report(report)
+    assert 0 < report["core_luts"] < report["luts"]
+    manifest = json.loads((tmp_path / "build" / "manifest.json").read_text())
+    assert manifest["num_gates"] == net.num_gates

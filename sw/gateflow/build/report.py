@@ -87,17 +87,25 @@ def core_resources(board: Board, work: Path, out: Path) -> dict[str, Any]:
     found = {p.name: p for p in work.rglob("gf_core*.sv")}
     if "gf_core.sv" not in found or "gf_core_net.sv" not in found:
         raise GateflowError("the generated core is missing from the build folder")
+    return synth_core(board.family, board.synth_command, found["gf_core_net.sv"].parent, out)
+
+
+def synth_core(
+    family: str, synth_command: str, core_dir: Path, out: Path, top: str = "gf_core"
+) -> dict[str, Any]:
+    """Synthesise a generated core (``<top>.sv`` and ``<top>_net.sv`` in ``core_dir``) for
+    an FPGA family with ``synth_command`` (e.g. ``synth_ecp5``): core_luts, core_ffs."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    names = [*RTL_LIBRARY, "gf_core_net.sv", "gf_core.sv"]
+    names = [*RTL_LIBRARY, f"{top}_net.sv", f"{top}.sv"]
     for n in RTL_LIBRARY:
         shutil.copyfile(RTL / n, out / n)
-    for n in ("gf_core_net.sv", "gf_core.sv"):
-        shutil.copyfile(found[n], out / n)
+    for n in names[len(RTL_LIBRARY) :]:
+        shutil.copyfile(core_dir / n, out / n)
     script = (
         f"read_verilog -sv {' '.join(names)}; "
-        f"{board.synth_command} -top gf_core; tee -q -o stat.json stat -json"
+        f"{synth_command} -top {top}; tee -q -o stat.json stat -json"
     )
     # Relative paths only: YoWASP tools cannot see absolute paths under /tmp.
     proc = subprocess.run(
@@ -109,8 +117,8 @@ def core_resources(board: Board, work: Path, out: Path) -> dict[str, Any]:
     if proc.returncode != 0:
         raise GateflowError(f"Yosys failed on the core alone (see {out / 'yosys.log'})")
     stat = json.loads((out / "stat.json").read_text())
-    cells = stat.get("design", {}).get("num_cells_by_type") or stat["modules"]["\\gf_core"].get(
+    cells = stat.get("design", {}).get("num_cells_by_type") or stat["modules"][f"\\{top}"].get(
         "num_cells_by_type", {}
     )
-    luts, ffs = cell_counts(cells, board.family)
+    luts, ffs = cell_counts(cells, family)
     return {"core_luts": luts, "core_ffs": ffs}

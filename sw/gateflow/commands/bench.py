@@ -115,6 +115,29 @@ def cmd_verilator(args: argparse.Namespace) -> int:
     return _print(result, args.out)
 
 
+def cmd_families(args: argparse.Namespace) -> int:
+    from gateflow.bench.families import FAMILIES, FamiliesSpec, run_families
+
+    families = tuple(args.families.split(","))
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise GateflowError(f"unknown famil(ies) {', '.join(unknown)}; choose from {FAMILIES}")
+    sweep = (
+        tuple(int(k) for k in args.trained_bits_sweep.split(",")) if args.trained_bits_sweep else ()
+    )
+    spec = FamiliesSpec(
+        families=families,
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        family=args.fpga,
+        steps=args.steps,
+        trained_bits_sweep=sweep,
+        threads=args.threads,
+        seed=args.seed,
+    )
+    return _print(run_families(spec, Path(args.work) if args.work else None), args.out)
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     from gateflow.bench.suite import PARTS, run_suite
 
@@ -205,6 +228,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--inputs", type=_positive, default=400)
     q.add_argument("--samples", type=_positive, default=2000)
     q.set_defaults(func=cmd_verilator)
+
+    q = bench.add_parser(
+        "families",
+        help="binary / bitlevel / switcher (/ lgn) on MNIST: accuracy, zero weights, core LUTs",
+        description="Train each family's MNIST recipe (train5k, tested on t10k), export and "
+        "simplify its IR, and report the golden model's test accuracy, the fraction of zero "
+        "weights (and weight bits), the neurons' function classes, the weight-invariance "
+        "experiment (binary) and the LUTs of the generated core synthesised by Yosys.",
+    )
+    q.add_argument("--families", default="binary,bitlevel,switcher", help="default: %(default)s")
+    q.add_argument("--dataset", choices=DATASETS[:3], default="mnist", help="default: %(default)s")
+    q.add_argument("--data-dir", help="folder of the MNIST IDX files")
+    q.add_argument("--fpga", choices=("ecp5", "ice40", "gowin"), default="ecp5",
+                   help="FPGA family of the LUT count (default: %(default)s)")  # fmt: skip
+    q.add_argument("--steps", type=_positive, help="override every recipe's steps")
+    q.add_argument("--trained-bits-sweep", metavar="K,K,...",
+                   help="bitlevel: also train with each of these trained_bits")  # fmt: skip
+    q.add_argument("--threads", type=_positive, default=1, help="torch threads (%(default)s)")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--work", help="keep models and cores in this folder")
+    q.add_argument("--out", help="also write the JSON to this file")
+    q.set_defaults(func=cmd_families)
 
     q = bench.add_parser(
         "all",
