@@ -274,3 +274,56 @@ def test_switcher_learns_digits(digits):
     assert acc > 0.6, acc
     switched_off = np.mean([(~layer.switches()).float().mean().item() for layer in net.layers])
     assert switched_off > 0.0
+
+
+# ---------------------------------------------------------------- schedules / init
+def test_penalty_ramp_and_lr_schedules():
+    from gateflow.nn.binary import _ramp, _schedule
+
+    assert [_ramp(s, 10, 0.0) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]
+    assert [_ramp(s, 10, 0.5) for s in (0, 1, 4, 5, 9)] == pytest.approx([0.2, 0.4, 1.0, 1, 1])
+    assert _schedule("constant", 7, 10, 0.0) == 1.0
+    assert _schedule("cosine", 0, 11, 0.1) == pytest.approx(1.0)
+    assert _schedule("cosine", 5, 11, 0.1) == pytest.approx(0.55)
+    assert _schedule("cosine", 10, 11, 0.1) == pytest.approx(0.1)
+    assert _schedule("linear", 5, 11, 0.0) == pytest.approx(0.5)
+    x, y = _synthetic(n=64)
+    with pytest.raises(ModelError):
+        fit(_net("binary", x.shape[1], [8], 2), x, y, steps=2, lr_schedule="step")
+    with pytest.raises(ModelError):
+        fit(_net("binary", x.shape[1], [8], 2), x, y, steps=2, sparsity_ramp=1.5)
+
+
+@pytest.mark.parametrize("family", ["binary", "bit"])
+def test_ramped_penalty_with_cosine_schedule_trains_sparsely(family):
+    x, y = _synthetic()
+    kw = dict(steps=120, lr=0.02, lr_schedule="cosine", threshold_lr=0.05)
+    net0 = _net(family, x.shape[1], [40, 20], 2)
+    _train(net0, x, y, sparsity_weight=0.0, **kw)
+    net = _net(family, x.shape[1], [40, 20], 2)
+    _train(net, x, y, sparsity_weight=1.0, sparsity_ramp=0.5, **kw)
+    assert net.sparsity() > net0.sparsity() + 0.05
+    assert (net.predict(x) == y).float().mean() > 0.7
+
+
+def test_switcher_accepts_the_schedules():
+    x, y = _synthetic()
+    net = _net("switched", x.shape[1], [40, 20], 2)
+    losses = train_switcher(
+        net, x, y, steps=60, lr=0.02, sparsity_ramp=0.5, lr_schedule="linear", threshold_lr=0.05
+    )
+    assert len(losses) == 60 and np.isfinite(losses).all()
+    assert not net.training
+
+
+def test_bit_net_density_sets_the_initial_fraction_of_ones():
+    net = BitNet(200, [300], 10, bits=4, trained_bits=3, density=0.05, seed=1)
+    ones = np.mean([(layer.latent >= 0.5).float().mean().item() for layer in net.layers])
+    assert 0.04 < ones < 0.06
+    assert net.sparsity() > 0.8
+    with pytest.raises(ModelError):
+        BitNet(8, [10], 2, density=0.0)
+    # default init (no density) is unchanged: latents uniform in [0, 1]
+    a = BitNet(20, [10], 2, seed=3).layers[0].latent
+    b = torch.rand(a.shape, generator=torch.Generator().manual_seed(3))
+    torch.testing.assert_close(a.detach(), b)

@@ -245,7 +245,9 @@ class BitLinear(ThresholdLayer):
     ``W = -2**(B-1) * b[B-1] + sum_{k=0}^{B-2} 2**k * b[k]`` with bits ``b`` in
     {0, 1}; the ``trained_bits`` most significant bits are parameters (latent
     reals in [0, 1], bit = latent >= 0.5, straight-through), the others are 0.
-    Eval: ``y[i] = sum_j W[i, j] x[j] >= T[i]``, ``T = ceil(t)``.
+    Eval: ``y[i] = sum_j W[i, j] x[j] >= T[i]``, ``T = ceil(t)``. ``density``:
+    initial probability of each trained bit being 1 (default: latents uniform
+    in [0, 1], i.e. 1/2).
     """
 
     place: torch.Tensor
@@ -257,18 +259,22 @@ class BitLinear(ThresholdLayer):
         bits: int = 4,
         trained_bits: int | None = None,
         generator: torch.Generator | None = None,
+        density: float | None = None,
     ) -> None:
         super().__init__(in_features, out_features)
         trained_bits = bits if trained_bits is None else int(trained_bits)
         if bits < 2 or bits > 32 or not 1 <= trained_bits <= bits:
             raise ModelError(f"need 2 <= bits <= 32 and 1 <= trained_bits <= bits, got {bits}")
+        if density is not None and not 0.0 < density <= 1.0:
+            raise ModelError(f"density must lie in (0, 1], got {density}")
         self.bits, self.trained_bits = int(bits), trained_bits
         # place value of each trained bit, most significant (the sign) first
         places = [-(2 ** (bits - 1))] + [2**k for k in range(bits - 2, -1, -1)]
         self.register_buffer("place", torch.tensor(places[:trained_bits], dtype=torch.float64))
-        self.latent = nn.Parameter(
-            torch.rand(trained_bits, out_features, in_features, generator=generator)
-        )
+        u = torch.rand(trained_bits, out_features, in_features, generator=generator)
+        if density is not None:  # each trained bit is 1 with probability ``density``
+            u = (u + density - 0.5).clamp(0.0, 1.0)
+        self.latent = nn.Parameter(u)
         self._check_exact()
 
     def train_weight(self) -> torch.Tensor:
@@ -516,10 +522,13 @@ class BitNet(ThresholdNet):
         trained_bits: int | None = None,
         tau: float = 4.0,
         seed: int = 0,
+        density: float | None = None,
     ) -> None:
         gen = torch.Generator().manual_seed(int(seed))
         dims = [int(in_features), *(int(w) for w in widths)]
-        layers = [BitLinear(i, o, bits, trained_bits, gen) for i, o in zip(dims[:-1], dims[1:])]
+        layers = [
+            BitLinear(i, o, bits, trained_bits, gen, density) for i, o in zip(dims[:-1], dims[1:])
+        ]
         super().__init__(layers, num_classes, tau)
 
     @torch.no_grad()
@@ -674,22 +683,34 @@ def train_switcher(
     sparsity_weight: float = 0.1,
     seed: int = 0,
     calibrate: bool = True,
+    sparsity_ramp: float = 0.0,
+    lr_schedule: str = "constant",
+    final_lr: float = 0.0,
+    threshold_lr: float | None = None,
 ) -> list[float]:
     """Alternating optimisation of one objective, cross-entropy + ``sparsity_weight`` *
     mean switch probability: even steps update the task layers (weights and
     thresholds) with the switcher fixed, odd steps update the switcher with the
     task layers fixed. Returns the per-step task losses; leaves ``net`` in eval mode.
+    ``sparsity_ramp``, ``lr_schedule``, ``final_lr`` and ``threshold_lr`` are as in
+    :func:`fit` (the schedule scales both learning rates).
     """
     gen = torch.Generator().manual_seed(int(seed))
     if calibrate:
         net.calibrate(x[torch.randperm(len(x), generator=gen)[: 4 * batch_size]])
-    task_opt = torch.optim.Adam(net.task_parameters(), lr=lr)
-    switch_opt = torch.optim.Adam(net.switcher.parameters(), lr=switcher_lr)
+    thresholds = {id(layer.threshold) for layer in net.layers}
+    task_opt = torch.optim.Adam(_param_groups(net.task_parameters(), thresholds, lr, threshold_lr))
+    switch_opt = torch.optim.Adam(
+        [{"params": list(net.switcher.parameters()), "lr": switcher_lr, "base_lr": switcher_lr}]
+    )
     net.train()
     losses: list[float] = []
     for step, idx in enumerate(_batches(len(x), batch_size, steps, gen)):
+        factor = _schedule(lr_schedule, step, steps, final_lr)
+        _set_lr(task_opt, factor)
+        _set_lr(switch_opt, factor)
         loss = F.cross_entropy(net(x[idx]), y[idx])
-        total = loss + sparsity_weight * net.penalty()
+        total = loss + sparsity_weight * _ramp(step, steps, sparsity_ramp) * net.penalty()
         task_opt.zero_grad(set_to_none=True)
         switch_opt.zero_grad(set_to_none=True)
         total.backward()
