@@ -158,3 +158,28 @@ def test_folder_md5sums_file_is_checked(tmp_path):
     (tmp_path / "md5sums").write_text("".join(f"{s}  {n}\n" for n, s in sums.items()))
     with pytest.raises(DatasetError, match="md5 mismatch"):
         load_mnist(tmp_path, train_prefix="a", test_prefix="b")
+
+
+def test_shift_augment_adds_shifted_copies():
+    from gateflow.data import Dataset, DatasetError, shift_augment
+
+    img = np.zeros((1, 3, 3), dtype=np.uint8)
+    img[0, 1, 1] = 7  # one lit pixel in the centre
+    data = Dataset("t", img.reshape(1, 9), np.array([4]), img.reshape(1, 9), np.array([4]),
+                   (3, 3), 10)  # fmt: skip
+    five = shift_augment(data, 1)
+    assert five.X_train.shape == (5, 9) and five.y_train.tolist() == [4] * 5
+    lit = sorted(int(np.flatnonzero(row)[0]) for row in five.X_train)
+    assert lit == [1, 3, 4, 5, 7]  # centre, up, left, right, down
+    nine = shift_augment(data, 2)
+    assert sorted(int(np.flatnonzero(r)[0]) for r in nine.X_train) == list(range(9))
+    assert nine.X_test is data.X_test and shift_augment(data, 0) is data
+    edge = np.zeros((1, 9), dtype=np.uint8)
+    edge[0, 0] = 1  # a corner pixel shifted off the image disappears (zero fill)
+    corner = shift_augment(Dataset("e", edge, np.array([0]), edge, np.array([0]), (3, 3), 1), 1)
+    assert sorted(int(r.sum()) for r in corner.X_train) == [0, 0, 1, 1, 1]
+    with pytest.raises(DatasetError, match="must be 0, 1 or 2"):
+        shift_augment(data, 3)
+    flat = Dataset("f", edge, np.array([0]), edge, np.array([0]), None, 1)
+    with pytest.raises(DatasetError, match="needs images"):
+        shift_augment(flat, 1)

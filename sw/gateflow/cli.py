@@ -66,10 +66,14 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--residual-init", action="store_true", help="lgn: start every gate as pass-through"
     )
-    g.add_argument("--schedule", choices=("constant", "cosine"), help="lgn learning rate")
+    g.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule")
     g.add_argument("--temperature", type=float, help="lgn: Gumbel-softmax temperature")
     g.add_argument("--crop", type=_positive, help="keep the centred CROP x CROP pixels")
-    g.add_argument("--density", type=float, help="binary: initial fraction of weights that are 1")
+    g.add_argument(
+        "--density",
+        type=float,
+        help="binary/bitlevel: initial fraction of the weights (bits) that are 1",
+    )
     g.add_argument("--weight-bits", type=_positive, help="bitlevel: bits of a weight")
     g.add_argument(
         "--trained-bits", type=_positive, help="bitlevel: train only the K most significant bits"
@@ -77,6 +81,17 @@ def _add_train_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--levels", type=_positive, help="switcher: weights in -LEVELS..LEVELS")
     g.add_argument("--sparsity", type=float, help="threshold families: sparsity penalty weight")
     g.add_argument("--switcher-lr", type=float, help="switcher: its network's learning rate")
+    g.add_argument(
+        "--sparsity-ramp",
+        type=float,
+        help="threshold families: raise the penalty from 0 over this fraction of the steps",
+    )
+    g.add_argument(
+        "--augment",
+        type=int,
+        choices=(0, 1, 2),
+        help="add training images shifted by one pixel: 1 = 4 shifts (x5 data), 2 = 8 shifts (x9)",
+    )
     g.add_argument(
         "--checkpoint-every",
         type=_nonneg,
@@ -92,6 +107,7 @@ _TRAIN_OPTIONS = (
     "widths", "mode", "steps", "batch_size", "lr", "tau", "bits_per_feature", "encoding",
     "connections", "schedule", "temperature", "checkpoint_every", "crop", "seed", "threads",
     "device", "density", "weight_bits", "trained_bits", "levels", "sparsity", "switcher_lr",
+    "sparsity_ramp", "augment",
 )  # fmt: skip
 
 

@@ -86,6 +86,8 @@ class TrainConfig:
     sparsity: float = 0.0  # weight of the sparsity penalty in the loss
     switcher_lr: float = 0.01  # switcher: Adam learning rate of the switcher network
     switcher_hidden: int = 16  # switcher: hidden units of the switcher network
+    sparsity_ramp: float = 0.0  # raise the sparsity penalty from 0 over this fraction of steps
+    augment: int = 0  # training images plus 1-pixel shifted copies: 0 none, 1 (x5), 2 (x9)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -117,6 +119,10 @@ class TrainConfig:
                 raise TrainError("levels and switcher_hidden must be >= 1")
             if self.sparsity < 0 or self.switcher_lr <= 0:
                 raise TrainError("sparsity must be >= 0 and switcher_lr > 0")
+            if not 0 <= self.sparsity_ramp <= 1:
+                raise TrainError(f"sparsity_ramp must lie in [0, 1], got {self.sparsity_ramp}")
+        if self.augment not in (0, 1, 2):
+            raise TrainError(f"augment must be 0, 1 or 2, got {self.augment}")
         if self.encoding not in ENCODINGS:
             raise TrainError(f"encoding must be one of {ENCODINGS}, got {self.encoding!r}")
         if self.mode not in MODES:
@@ -295,6 +301,12 @@ def train(
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
+        if config.augment:
+            from gateflow.data import shift_augment
+
+            if data is None:
+                data = get_dataset(config.dataset, config.data_dir, download=config.download)
+            data = shift_augment(data, config.augment)
         if config.arch != "lgn":
             from gateflow.train_threshold import train_threshold
 

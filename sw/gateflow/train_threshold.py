@@ -40,7 +40,12 @@ def model_options(config: TrainConfig) -> dict[str, Any]:
     if config.arch == "binary":
         return {**common, "density": config.density}
     if config.arch == "bitlevel":
-        return {**common, "bits": config.weight_bits, "trained_bits": config.trained_bits}
+        return {
+            **common,
+            "bits": config.weight_bits,
+            "trained_bits": config.trained_bits,
+            "density": config.density,
+        }
     if config.arch == "switcher":
         return {**common, "levels": config.levels, "hidden": config.switcher_hidden}
     raise TrainError(f"{config.arch!r} is not a threshold family")
@@ -86,6 +91,8 @@ def train_threshold(
         "lr": config.lr,
         "batch_size": batch_size,
         "sparsity_weight": config.sparsity,
+        "sparsity_ramp": config.sparsity_ramp,
+        "lr_schedule": config.schedule,
         "seed": config.seed,
     }
     start = time.perf_counter()

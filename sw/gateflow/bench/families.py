@@ -43,16 +43,26 @@ FAMILIES = ("binary", "bitlevel", "switcher", "lgn")
 ONE_VALUES = (0.25, 0.5, 1.0, 2.0, 7.5)
 SYNTH = {"ecp5": "synth_ecp5", "ice40": "synth_ice40", "gowin": "synth_gowin"}
 
-# MNIST recipes (train5k, tested on t10k): 1-bit thermometer of the 20 x 20
-# centre crop (400 input bits) unless a recipe says otherwise.
+# MNIST recipes (train5k, tested on t10k): 1 bit per pixel (pixel >= 128, 784 input
+# bits), the training images plus copies shifted by one pixel, Adam with a cosine
+# learning rate and a sparsity penalty ramped up over the first 30% of the steps.
+_COMMON = {
+    "bits_per_feature": 1,
+    "crop": None,
+    "lr": 0.01,
+    "schedule": "cosine",
+    "sparsity_ramp": 0.3,
+    "batch_size": 128,
+}
 RECIPES: dict[str, dict[str, Any]] = {
-    "binary": {"widths": [2000, 1000], "density": 0.01, "sparsity": 0.1, "steps": 3000,
-               "lr": 0.01, "tau": 10.0, "batch_size": 128, "bits_per_feature": 1, "crop": 20},
-    "bitlevel": {"widths": [1000, 1000], "weight_bits": 4, "trained_bits": 2, "sparsity": 0.5,
-                 "steps": 2000, "lr": 0.01, "tau": 10.0, "bits_per_feature": 1, "crop": 20},
-    "switcher": {"widths": [1000, 1000], "levels": 1, "sparsity": 0.5, "steps": 2000,
-                 "lr": 0.01, "tau": 10.0, "bits_per_feature": 1, "crop": 20},
-    "lgn": {"widths": [4000, 4000], "steps": 2000, "lr": 0.1, "tau": 10.0,
+    "binary": {**_COMMON, "widths": [2000, 1000], "tau": 10.0, "density": 0.01,
+               "sparsity": 10.0, "steps": 4000, "augment": 2},
+    "bitlevel": {**_COMMON, "widths": [2000, 1000], "tau": 10.0, "density": 0.01,
+                 "weight_bits": 4, "trained_bits": 2, "sparsity": 10.0, "steps": 3000,
+                 "augment": 1},
+    "switcher": {**_COMMON, "widths": [1000, 500], "tau": 8.0, "levels": 1,
+                 "switcher_hidden": 8, "sparsity": 0.3, "steps": 1200, "augment": 1},
+    "lgn": {"widths": [8000, 8000], "steps": 1500, "lr": 0.1, "tau": 10.0,
             "bits_per_feature": 1, "crop": 20, "residual_init": True, "schedule": "cosine",
             "temperature": 8.0, "batch_size": 100},
 }  # fmt: skip

@@ -12,6 +12,7 @@ from gateflow.data.datasets import (
     get_dataset,
     load_digits,
     load_mnist,
+    shift_augment,
 )
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "get_dataset",
     "load_digits",
     "load_mnist",
+    "shift_augment",
 ]

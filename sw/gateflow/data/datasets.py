@@ -309,3 +309,41 @@ def get_dataset(
         root = Path(data_dir) if data_dir is not None else default_data_dir(name)
         return load_mnist(root, kind=kind, download=download, **kwargs)  # type: ignore[arg-type]
     raise DatasetError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+
+
+# ---------------------------------------------------------------------- augmentation
+SHIFTS = {
+    0: [(0, 0)],
+    1: [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1)],
+    2: [(0, 0), (-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)],
+}
+
+
+def shift_augment(data: Dataset, neighbours: int) -> Dataset:
+    """The training split plus copies of every image shifted by one pixel (zero fill):
+    ``neighbours`` 1 adds the 4 shifts up, down, left and right (5x the samples), 2 also
+    the 4 diagonal ones (9x). The test split is unchanged."""
+    if neighbours not in SHIFTS:
+        raise DatasetError(f"shift augmentation must be 0, 1 or 2, got {neighbours}")
+    if neighbours == 0:
+        return data
+    if data.shape is None:
+        raise DatasetError(f"shift augmentation needs images; {data.name} has no image shape")
+    h, w = data.shape
+    images = data.X_train.reshape(-1, h, w)
+    copies = []
+    for dy, dx in SHIFTS[neighbours]:
+        out = np.zeros_like(images)
+        ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+        xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+        out[:, yd, xd] = images[:, ys, xs]
+        copies.append(out.reshape(len(images), h * w))
+    return Dataset(
+        name=data.name,
+        X_train=np.concatenate(copies),
+        y_train=np.tile(data.y_train, len(copies)),
+        X_test=data.X_test,
+        y_test=data.y_test,
+        shape=data.shape,
+        num_classes=data.num_classes,
+    )
