@@ -167,3 +167,31 @@ def test_cli_bench_train_prints_json(tmp_path):
 def test_synthetic_dataset_shape():
     data = synthetic_dataset(n=50)
     assert data.X_train.shape == (50, 784) and data.shape == (28, 28)
+
+
+def test_families_benchmark_on_digits(tmp_path):
+    """Every field of a families row, on a tiny digits network (training, IR, Yosys)."""
+    from gateflow.bench.families import ONE_VALUES, FamiliesSpec, run_families
+
+    spec = FamiliesSpec(
+        families=("binary",),
+        dataset="digits",
+        steps=30,
+        family="ice40",
+        trained_bits_sweep=(1,),
+        overrides={"binary": {"widths": [40, 20]}, "bitlevel": {"widths": [30, 20]}},
+    )
+    result = run_families(spec, tmp_path)
+    (row,) = result["rows"]
+    assert row["arch"] == "binary" and 0.1 < row["test_accuracy"] <= 1
+    assert row["nonzero_weights"] + round(row["zero_weight_fraction"] * row["weights"]) == (
+        row["weights"]
+    )
+    assert row["core_luts"] > 0 and row["latency_cycles"] >= 3
+    assert sum(row["neuron_classes"].values()) == row["neurons"]
+    # weight invariance: the same accuracy for every value of "one"
+    assert set(row["weight_invariance"]) == {str(v) for v in ONE_VALUES}
+    assert len(set(row["weight_invariance"].values())) == 1
+    (swept,) = result["bitlevel_by_trained_bits"]
+    assert swept["config"]["trained_bits"] == 1 and "core_luts" not in swept
+    assert 0 <= swept["zero_bit_fraction"] <= 1

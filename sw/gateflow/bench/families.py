@@ -13,7 +13,7 @@ default passes (torch eval == golden model is checked after each), then:
 * for ``binary``, the weight-invariance experiment: test accuracy with the
   "one" of the weights scaled to each of :data:`ONE_VALUES`;
 * for ``bitlevel``, optionally, accuracy and sparsity by the number of trained
-  most significant bits (``trained_bits_sweep``).
+  most significant bits (``trained_bits_sweep``; these rows are not synthesised).
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "bitlevel": {**_COMMON, "widths": [2000, 1000], "tau": 10.0, "density": 0.01,
                  "weight_bits": 4, "trained_bits": 2, "sparsity": 10.0, "steps": 3000,
                  "augment": 1},
-    "switcher": {**_COMMON, "widths": [1000, 500], "tau": 8.0, "levels": 1,
+    "switcher": {**_COMMON, "widths": [300, 100], "tau": 8.0, "levels": 1,
                  "switcher_hidden": 8, "sparsity": 0.3, "steps": 1200, "augment": 1},
     "lgn": {"widths": [8000, 8000], "steps": 1500, "lr": 0.1, "tau": 10.0,
             "bits_per_feature": 1, "crop": 20, "residual_init": True, "schedule": "cosine",
@@ -129,7 +129,9 @@ def weight_invariance(model: Any, data: Any) -> dict[str, float]:
     return out
 
 
-def run_one(arch: str, spec: FamiliesSpec, work: Path, **changes: Any) -> dict[str, Any]:
+def run_one(
+    arch: str, spec: FamiliesSpec, work: Path, synth: bool = True, **changes: Any
+) -> dict[str, Any]:
     config = config_for(arch, spec, **changes)
     trained = train_and_export(config, work / "model", progress=False)
     net, r = trained.net, trained.result
@@ -162,7 +164,8 @@ def run_one(arch: str, spec: FamiliesSpec, work: Path, **changes: Any) -> dict[s
             row["zero_bit_fraction"] = r.bit_sparsity
         if arch == "binary":
             row["weight_invariance"] = weight_invariance(model, data)
-    row.update(core_size(net, spec.family, work))
+    if synth:
+        row.update(core_size(net, spec.family, work))
     log.info("%s: %s", arch, row)
     return row
 
@@ -176,7 +179,9 @@ def run_families(spec: FamiliesSpec, work: Path | None = None) -> dict[str, Any]
             rows.append(run_one(arch, spec, base / arch))
         sweep = []
         for k in spec.trained_bits_sweep:
-            sweep.append(run_one("bitlevel", spec, base / f"bitlevel-k{k}", trained_bits=k))
+            sweep.append(
+                run_one("bitlevel", spec, base / f"bitlevel-k{k}", synth=False, trained_bits=k)
+            )
     return {
         "benchmark": "families",
         "gateflow": __version__,

@@ -118,7 +118,7 @@ def cmd_verilator(args: argparse.Namespace) -> int:
 def cmd_families(args: argparse.Namespace) -> int:
     from gateflow.bench.families import FAMILIES, FamiliesSpec, run_families
 
-    families = tuple(args.families.split(","))
+    families = tuple(f for f in args.families.split(",") if f)
     unknown = sorted(set(families) - set(FAMILIES))
     if unknown:
         raise GateflowError(f"unknown famil(ies) {', '.join(unknown)}; choose from {FAMILIES}")
