@@ -184,8 +184,9 @@ def test_families_benchmark_on_digits(tmp_path):
     result = run_families(spec, tmp_path)
     (row,) = result["rows"]
     assert row["arch"] == "binary" and 0.1 < row["test_accuracy"] <= 1
-    assert row["nonzero_weights"] + round(row["zero_weight_fraction"] * row["weights"]) == (
-        row["weights"]
+    assert (
+        row["nonzero_weights"] + round(row["zero_weight_fraction"] * row["weights"])
+        == (row["weights"])
     )
     assert row["core_luts"] > 0 and row["latency_cycles"] >= 3
     assert sum(row["neuron_classes"].values()) == row["neurons"]
