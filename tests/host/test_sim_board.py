@@ -182,3 +182,24 @@ def test_model_mismatch_is_reported(sim_case) -> None:
         with Board(SerialTransport(sim.port, sim.baud), board_manifest, timeout=1.0) as board:
             res = board.infer(sim_case.x[:20])
     assert_matches_golden(res, sim_case, 20)
+
+
+def test_threshold_network_on_the_simulated_board(tmp_path) -> None:
+    """A network of threshold neurons behind the same board top and driver, unchanged."""
+    from gateflow.golden import evaluate
+    from gateflow.host import prepare_sim_build
+    from gateflow.passes import run_passes
+    from gateflow.randnet import random_netlist
+
+    net, _ = run_passes(
+        random_netlist(40, [60, 40, 30], 3, seed=11, kind="mixed", fan_in=10,
+                       num_raw_features=20)  # fmt: skip
+    )
+    net.save(tmp_path / "ir.json")
+    build = prepare_sim_build(tmp_path / "ir.json", tmp_path / "build")
+    x = np.random.default_rng(0).integers(0, 256, (60, 20))
+    golden = evaluate(net, x)
+    with Board.open("sim", build=build) as board:
+        res = board.infer(x)
+    assert np.array_equal(res.pred, golden.pred)
+    assert res.scores is not None and np.array_equal(res.scores, golden.scores)
