@@ -192,8 +192,9 @@ def test_threshold_network_on_the_simulated_board(tmp_path) -> None:
     from gateflow.randnet import random_netlist
 
     net, _ = run_passes(
-        random_netlist(40, [60, 40, 30], 3, seed=11, kind="mixed", fan_in=10,
-                       num_raw_features=20)  # fmt: skip
+        random_netlist(
+            40, [60, 40, 30], 3, seed=11, kind="mixed", fan_in=10, num_raw_features=20
+        )  # fmt: skip
     )
     net.save(tmp_path / "ir.json")
     build = prepare_sim_build(tmp_path / "ir.json", tmp_path / "build")
