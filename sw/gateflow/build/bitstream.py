@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -130,8 +131,19 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> int:
         return subprocess.call(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
 
+_UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
+
+
 def _failure_reason(work: Path, log_path: Path) -> str:
     """The first line that says why a build failed, from nextpnr's or Yosys's log."""
+    for path in work.rglob("next.log"):
+        for m in _UTILISATION.finditer(path.read_text(errors="replace")):
+            used, avail = int(m.group(2)), int(m.group(3))
+            if used > avail:
+                return (
+                    f"the design does not fit the device: {used} {m.group(1)} cells "
+                    f"of {avail} ({100 * used // avail}%)"
+                )
     for name in ("next.log", "yosys.log"):
         for path in work.rglob(name):
             for line in path.read_text(errors="replace").splitlines():
