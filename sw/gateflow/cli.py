@@ -256,6 +256,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if args.model:
+        if args.arch != "lgn":
+            raise GateflowError("--arch chooses the network to train; it cannot go with --model")
         net = ir.load(args.model)
         print(f"loaded {args.model}: {net.num_gates} gates in {len(net.layers)} layers")
         name, data = _load_dataset(args, net)

@@ -126,3 +126,8 @@ def test_cli_rejects_a_last_width_that_does_not_split(tmp_path, capsys):
                      "--out", str(tmp_path), "--no-progress"]) == 1  # fmt: skip
     err = capsys.readouterr().err
     assert "multiple of the 10 classes" in err and err.count("\n") == 1
+
+
+def test_cli_sim_refuses_arch_with_model(tmp_path, capsys):
+    assert cli.main(["sim", "--arch", "binary", "--model", str(tmp_path / "ir.json")]) == 1
+    assert "cannot go with --model" in capsys.readouterr().err
