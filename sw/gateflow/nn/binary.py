@@ -45,7 +45,7 @@ output bits ``c*k .. c*k+k-1`` (an integer count in eval mode).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -650,25 +650,58 @@ def fit(
     ``final_lr`` times their start; ``threshold_lr`` is the thresholds' own
     learning rate (default ``lr``).
     """
+    gen = _start(net, x, batch_size, seed, calibrate)
+    thresholds = {id(layer.threshold) for layer in net.layers}
+    opt = torch.optim.Adam(_param_groups(list(net.parameters()), thresholds, lr, threshold_lr))
+    losses = _optimise(net, x, y, [opt], lambda step: opt, gen, steps, batch_size,
+                       sparsity_weight, sparsity_ramp, lr_schedule, final_lr)  # fmt: skip
+    log.debug("fit: %d steps, final loss %.4f, sparsity %.4f", steps, losses[-1], net.sparsity())
+    return losses
+
+
+def _start(
+    net: ThresholdNet, x: torch.Tensor, batch_size: int, seed: int, calibrate: bool
+) -> torch.Generator:
+    """The batch generator of a run, after the data-dependent threshold init."""
     gen = torch.Generator().manual_seed(int(seed))
     if calibrate:
         net.calibrate(x[torch.randperm(len(x), generator=gen)[: 4 * batch_size]])
-    thresholds = {id(layer.threshold) for layer in net.layers}
-    opt = torch.optim.Adam(_param_groups(list(net.parameters()), thresholds, lr, threshold_lr))
+    return gen
+
+
+def _optimise(
+    net: ThresholdNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizers: Sequence[torch.optim.Optimizer],
+    stepping: Callable[[int], torch.optim.Optimizer],
+    gen: torch.Generator,
+    steps: int,
+    batch_size: int,
+    sparsity_weight: float,
+    sparsity_ramp: float,
+    lr_schedule: str,
+    final_lr: float,
+) -> list[float]:
+    """The training loop of :func:`fit` and :func:`train_switcher`: cross-entropy plus
+    the ramped penalty; ``stepping(step)`` is the optimizer that steps (the schedule
+    scales every one). Returns the per-step task losses; leaves ``net`` in eval mode."""
     net.train()
     losses: list[float] = []
     for step, idx in enumerate(_batches(len(x), batch_size, steps, gen)):
-        _set_lr(opt, _schedule(lr_schedule, step, steps, final_lr))
+        factor = _schedule(lr_schedule, step, steps, final_lr)
+        for opt in optimizers:
+            _set_lr(opt, factor)
         loss = F.cross_entropy(net(x[idx]), y[idx])
         weight = sparsity_weight * _ramp(step, steps, sparsity_ramp)
         total = loss + weight * net.penalty() if weight else loss
-        opt.zero_grad(set_to_none=True)
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
         total.backward()
-        opt.step()
+        stepping(step).step()
         net.constrain_()
         losses.append(float(loss.detach()))
     net.eval()
-    log.debug("fit: %d steps, final loss %.4f, sparsity %.4f", steps, losses[-1], net.sparsity())
     return losses
 
 
@@ -695,29 +728,16 @@ def train_switcher(
     ``sparsity_ramp``, ``lr_schedule``, ``final_lr`` and ``threshold_lr`` are as in
     :func:`fit` (the schedule scales both learning rates).
     """
-    gen = torch.Generator().manual_seed(int(seed))
-    if calibrate:
-        net.calibrate(x[torch.randperm(len(x), generator=gen)[: 4 * batch_size]])
+    gen = _start(net, x, batch_size, seed, calibrate)
     thresholds = {id(layer.threshold) for layer in net.layers}
     task_opt = torch.optim.Adam(_param_groups(net.task_parameters(), thresholds, lr, threshold_lr))
     switch_opt = torch.optim.Adam(
         [{"params": list(net.switcher.parameters()), "lr": switcher_lr, "base_lr": switcher_lr}]
     )
-    net.train()
-    losses: list[float] = []
-    for step, idx in enumerate(_batches(len(x), batch_size, steps, gen)):
-        factor = _schedule(lr_schedule, step, steps, final_lr)
-        _set_lr(task_opt, factor)
-        _set_lr(switch_opt, factor)
-        loss = F.cross_entropy(net(x[idx]), y[idx])
-        total = loss + sparsity_weight * _ramp(step, steps, sparsity_ramp) * net.penalty()
-        task_opt.zero_grad(set_to_none=True)
-        switch_opt.zero_grad(set_to_none=True)
-        total.backward()
-        (task_opt if step % 2 == 0 else switch_opt).step()
-        net.constrain_()
-        losses.append(float(loss.detach()))
-    net.eval()
+    losses = _optimise(
+        net, x, y, [task_opt, switch_opt], lambda step: switch_opt if step % 2 else task_opt,
+        gen, steps, batch_size, sparsity_weight, sparsity_ramp, lr_schedule, final_lr,
+    )  # fmt: skip
     log.debug(
         "train_switcher: %d steps, final loss %.4f, sparsity %.4f",
         steps,
