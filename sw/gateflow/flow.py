@@ -67,18 +67,11 @@ def check_against_torch(net: Netlist, model: Any, x_raw: np.ndarray, what: str) 
 
 def load_model(path: str | Path) -> Any:
     """A saved LogicNet or ThresholdModel (model.pt), whichever the file holds."""
-    import torch
-
     from .nn import LogicNet
-    from .nn.logic import ModelError
+    from .nn.logic import torch_load
     from .nn.threshold_model import MODEL_FORMAT, ThresholdModel
 
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ModelError(f"no checkpoint at {path}") from None
-    except Exception as exc:  # torch raises many kinds for a corrupt file
-        raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+    blob = torch_load(path)
     if isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT:
         return ThresholdModel.load(path)
     return LogicNet.load(path)

@@ -69,6 +69,28 @@ def atomic_torch_save(obj: Any, path: str | os.PathLike[str]) -> None:
             os.unlink(tmp)
 
 
+def torch_load(path: str | os.PathLike[str], map_location: str = "cpu") -> Any:
+    """``torch.load`` (tensors and plain containers only) with one-line errors."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise ModelError(f"no checkpoint at {path}") from None
+    except Exception as exc:  # torch raises many kinds for a corrupt file
+        raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str], fmt: str, version: int, what: str, map_location: str = "cpu"
+) -> dict[str, Any]:
+    """A checkpoint dict written in format ``fmt`` and ``version``, or a ModelError."""
+    ckpt = torch_load(path, map_location)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != fmt:
+        raise ModelError(f"{path} is not a gateflow {what} checkpoint")
+    if ckpt.get("version") != version:
+        raise ModelError(f"{path}: checkpoint version {ckpt.get('version')} is not supported")
+    return ckpt
+
+
 def random_wiring(
     in_dim: int, out_dim: int, generator: torch.Generator | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -347,16 +369,8 @@ class LogicNet(nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike[str], map_location: str = "cpu") -> LogicNet:
         """Rebuild a network saved by :meth:`save`; returned in eval mode."""
-        try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        except FileNotFoundError:
-            raise ModelError(f"no checkpoint at {path}") from None
-        except Exception as exc:  # torch raises many kinds for a corrupt file
-            raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
-        if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-            raise ModelError(f"{path} is not a gateflow LogicNet checkpoint")
-        if ckpt.get("version") != CHECKPOINT_VERSION:
-            raise ModelError(f"{path}: checkpoint version {ckpt.get('version')} is not supported")
+        ckpt = read_checkpoint(path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION, "LogicNet",
+                               map_location)  # fmt: skip
         model = cls.from_config(ckpt["config"])
         try:
             model.load_state_dict(ckpt["state_dict"])

@@ -21,7 +21,7 @@ from torch import nn
 from gateflow.encoding import EncodingError, ThermometerEncoder
 from gateflow.nn.binary import BinaryNet, BitNet, SwitchedNet, ThresholdNet
 from gateflow.nn.encoding import Thermometer
-from gateflow.nn.logic import ModelError, atomic_torch_save
+from gateflow.nn.logic import ModelError, atomic_torch_save, read_checkpoint
 
 ARCHS = ("binary", "bitlevel", "switcher")
 MODEL_FORMAT = "gateflow.threshold_model"
@@ -112,16 +112,8 @@ class ThresholdModel(nn.Module):
     @classmethod
     def load(cls, path: str | os.PathLike[str], map_location: str = "cpu") -> ThresholdModel:
         """Rebuild a model saved by :meth:`save`; returned in eval mode."""
-        try:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-        except FileNotFoundError:
-            raise ModelError(f"no checkpoint at {path}") from None
-        except Exception as exc:  # torch raises many kinds for a corrupt file
-            raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
-        if not isinstance(ckpt, dict) or ckpt.get("format") != MODEL_FORMAT:
-            raise ModelError(f"{path} is not a gateflow threshold-network checkpoint")
-        if ckpt.get("version") != MODEL_VERSION:
-            raise ModelError(f"{path}: checkpoint version {ckpt.get('version')} is not supported")
+        ckpt = read_checkpoint(path, MODEL_FORMAT, MODEL_VERSION, "threshold-network",
+                               map_location)  # fmt: skip
         config = dict(ckpt["config"])
         try:
             encoder = ThermometerEncoder.from_dict(ckpt["encoder"])
