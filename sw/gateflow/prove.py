@@ -147,50 +147,44 @@ class ProofResult:
 # --------------------------------------------------------------------------- reference
 
 
-def _sum_of_bits(name: str, bits: list[str], width: int) -> list[str]:
-    """``name`` = the number of ones among ``bits``, in ``width``-bit additions.
+def _balanced_sum(name: str, terms: list[str], kind: str) -> list[str]:
+    """Wire ``name`` (declared ``wire <kind>``) = the sum of ``terms``.
 
-    The bits are added pairwise, then the pair sums pairwise, and so on (an odd
+    The terms are added pairwise, then the pair sums pairwise, and so on (an odd
     last term is carried up unchanged). Any grouping gives the same integer; a
     balanced one lets the SAT solver line up intermediate sums with those of an
     adder-tree implementation, where a linear chain leaves it to rediscover
     associativity (minutes instead of a second for 100 bits).
     """
-    level = [f"({width}'d0 + {b})" for b in bits]
+    level = list(terms)
     lines: list[str] = []
     depth = 0
     while len(level) > 1:
         nxt = []
         for i in range(0, len(level) - 1, 2):
             t = f"{name}_{depth}_{i // 2}"
-            lines.append(f"  wire [{width - 1}:0] {t} = {level[i]} + {level[i + 1]};")
+            lines.append(f"  wire {kind} {t} = {level[i]} + {level[i + 1]};")
             nxt.append(t)
         if len(level) % 2:
             nxt.append(level[-1])
         level, depth = nxt, depth + 1
-    lines.append(f"  wire [{width - 1}:0] {name} = {level[0]};")
+    lines.append(f"  wire {kind} {name} = {level[0]};")
     return lines
+
+
+def _sum_of_bits(name: str, bits: list[str], width: int) -> list[str]:
+    """``name`` = the number of ones among ``bits``, in ``width``-bit additions."""
+    return _balanced_sum(name, [f"({width}'d0 + {b})" for b in bits], f"[{width - 1}:0]")
 
 
 def _reference_neuron(sig: int, src: np.ndarray, w: np.ndarray, t: int) -> list[str]:
     """``s[sig]`` = (signed sum of ``s[src[k]] ? w[k] : 0``) >= t, summed pairwise."""
     width = (int(np.abs(w).sum()) + abs(t)).bit_length() + 1  # signed, cannot overflow
-    level = [
+    terms = [
         f"(s[{int(k)}] ? {'-' if v < 0 else ''}{width}'sd{abs(int(v))} : {width}'sd0)"
         for k, v in zip(src, w)
     ] or [f"{width}'sd0"]
-    lines: list[str] = []
-    depth = 0
-    while len(level) > 1:
-        nxt = []
-        for i in range(0, len(level) - 1, 2):
-            name = f"acc{sig}_{depth}_{i // 2}"
-            lines.append(f"  wire signed [{width - 1}:0] {name} = {level[i]} + {level[i + 1]};")
-            nxt.append(name)
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level, depth = nxt, depth + 1
-    lines.append(f"  wire signed [{width - 1}:0] acc{sig} = {level[0]};")
+    lines = _balanced_sum(f"acc{sig}", terms, f"signed [{width - 1}:0]")
     bound = f"{'-' if t < 0 else ''}{width}'sd{abs(t)}"
     lines.append(f"  assign s[{sig}] = acc{sig} >= {bound};")
     return lines
