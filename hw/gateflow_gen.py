@@ -9,7 +9,7 @@ environment when it is first on PATH, as `make bitstream` arranges.
 import sys
 
 try:
-    from gateflow.build.generator import main
+    from gateflow.fpga.generator import main
 except ImportError:
     sys.exit("gateflow_net: the gateflow package is not importable; run through `make bitstream`")
 

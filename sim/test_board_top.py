@@ -24,7 +24,7 @@ from cocotb.utils import get_sim_time
 
 from gateflow import ir as gf_ir
 from gateflow import protocol as P
-from gateflow.golden import eval_bits
+from gateflow.ir.golden import eval_bits
 
 CLK_NS = 10
 

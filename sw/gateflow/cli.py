@@ -12,11 +12,11 @@ import logging
 import sys
 from pathlib import Path
 
-from . import __version__
-from .argtypes import nonneg as _nonneg
-from .argtypes import positive as _positive
-from .argtypes import widths as _widths
-from .errors import GateflowError
+from gateflow import __version__
+from gateflow.argtypes import nonneg as _nonneg
+from gateflow.argtypes import positive as _positive
+from gateflow.argtypes import widths as _widths
+from gateflow.errors import GateflowError
 
 log = logging.getLogger("gateflow")
 
@@ -37,7 +37,7 @@ def _add_data_args(p: argparse.ArgumentParser, default: str | None = "digits") -
 
 
 def _add_train_args(p: argparse.ArgumentParser) -> None:
-    from .train import ARCHS
+    from gateflow.train.logic import ARCHS
 
     # Every default comes from the --arch's default digits network (train.DEFAULTS),
     # so the options below default to None and _train_config fills them in.
@@ -112,7 +112,7 @@ _TRAIN_OPTIONS = (
 
 
 def _train_config(args: argparse.Namespace):
-    from .train import DEFAULTS
+    from gateflow.train.logic import DEFAULTS
 
     changes = {k: getattr(args, k) for k in _TRAIN_OPTIONS if getattr(args, k) is not None}
     if args.residual_init:
@@ -154,7 +154,7 @@ def _add_core_args(p: argparse.ArgumentParser) -> None:
 
 
 def _core_options(args: argparse.Namespace):
-    from .codegen import CoreOptions
+    from gateflow.hdl.codegen import CoreOptions
 
     return CoreOptions(
         top=args.top,
@@ -166,7 +166,7 @@ def _core_options(args: argparse.Namespace):
 
 
 def _load_dataset(args: argparse.Namespace, net=None):
-    from .data import get_dataset
+    from gateflow.data import get_dataset
 
     name = args.dataset or (net.meta.get("dataset") if net is not None else None) or "digits"
     data = get_dataset(name, args.data_dir, download=args.download)
@@ -186,7 +186,7 @@ def _pct(x: float) -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .flow import train_and_export
+    from gateflow.train.flow import train_and_export
 
     config = _train_config(args)
     trained = train_and_export(config, args.out, progress=not args.no_progress, resume=args.resume)
@@ -213,9 +213,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_gen(args: argparse.Namespace) -> int:
-    from . import ir
-    from .codegen import generate
-    from .passes import run_passes
+    from gateflow import ir
+    from gateflow.hdl.codegen import generate
+    from gateflow.ir.passes import run_passes
 
     net = ir.load(args.ir)
     if args.passes:
@@ -232,8 +232,8 @@ def cmd_gen(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from . import ir
-    from .golden import evaluate
+    from gateflow import ir
+    from gateflow.ir.golden import evaluate
 
     net = ir.load(args.ir)
     name, data = _load_dataset(args, net)
@@ -241,7 +241,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     acc = float((res.pred == data.y_test).mean())
     print(f"{name} test split: {len(data.y_test)} samples, golden-model accuracy {_pct(acc)}")
     if args.checkpoint:
-        from .flow import check_against_torch, load_model
+        from gateflow.train.flow import check_against_torch, load_model
 
         model = load_model(args.checkpoint)
         check_against_torch(net, model, data.X_test, "eval")
@@ -250,9 +250,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_sim(args: argparse.Namespace) -> int:
-    from . import ir
-    from .codegen import generate
-    from .simulate import simulate
+    from gateflow import ir
+    from gateflow.hdl.codegen import generate
+    from gateflow.verify.simulate import simulate
 
     out = Path(args.out)
     if args.model:
@@ -262,7 +262,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         print(f"loaded {args.model}: {net.num_gates} gates in {len(net.layers)} layers")
         name, data = _load_dataset(args, net)
     else:
-        from .flow import train_and_export
+        from gateflow.train.flow import train_and_export
 
         config = _train_config(args)
         trained = train_and_export(config, out / "model", progress=not args.no_progress)
@@ -302,8 +302,8 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_passes(args: argparse.Namespace) -> int:
-    from . import ir
-    from .passes import run_passes
+    from gateflow import ir
+    from gateflow.ir.passes import run_passes
 
     net = ir.load(args.ir)
     net, stats = run_passes(net, args.passes.split(","))
@@ -315,7 +315,7 @@ def cmd_passes(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from . import ir
+    from gateflow import ir
 
     net = ir.load(args.ir)
     print(
@@ -414,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ir", help="IR file (JSON)")
     p.set_defaults(func=cmd_info)
 
-    from .commands import register_all
+    from gateflow.commands import register_all
 
     register_all(sub)
     return parser
@@ -427,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    from .sim.runner import SimulationError, ToolNotFoundError
+    from gateflow.verify.runner import SimulationError, ToolNotFoundError
 
     try:
         return args.func(args)

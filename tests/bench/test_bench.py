@@ -19,7 +19,7 @@ from gateflow.bench.accuracy import (
 from gateflow.bench.inference import run_golden, run_verilator
 from gateflow.bench.throughput import ThroughputSpec, run_throughput, synthetic_dataset
 from gateflow.data import load_digits
-from gateflow.encoding import ThermometerEncoder
+from gateflow.data.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.nn import LogicNet
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from gateflow import ir
-from gateflow.build.bitstream import BuildOptions, build_core_text
-from gateflow.build.boards import load_board
-from gateflow.codegen import BoardOptions, CoreOptions, generate, generate_board
-from gateflow.prove import reference_verilog
+from gateflow.fpga.bitstream import BuildOptions, build_core_text
+from gateflow.fpga.boards import load_board
+from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
+from gateflow.verify.prove import reference_verilog
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = json.loads((GOLDEN / "cases.json").read_text())

@@ -11,7 +11,7 @@ import pytest
 
 from gateflow import ir
 from gateflow.data import get_dataset
-from gateflow.golden import GoldenResult, evaluate
+from gateflow.ir.golden import GoldenResult, evaluate
 from gateflow.host import prepare_sim_build
 from gateflow.paths import REPO
 

@@ -13,7 +13,7 @@ import pytest
 
 from gateflow import ir
 from gateflow import protocol as P
-from gateflow.golden import eval_bits
+from gateflow.ir.golden import eval_bits
 from gateflow.host import Board, ModelMismatchError, SerialTransport
 
 

@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from gateflow.data import get_dataset
-from gateflow.encoding import ThermometerEncoder
+from gateflow.data.encoding import ThermometerEncoder
 from gateflow.nn import ModelError
 from gateflow.nn.binary import (
     BinaryLinear,

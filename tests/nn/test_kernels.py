@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gateflow import gates
-from gateflow.encoding import ThermometerEncoder
+from gateflow.data.encoding import ThermometerEncoder
 from gateflow.nn import LogicLayer, LogicNet, ModelError, kernels
 
 BACKENDS = ["torch", "native"]

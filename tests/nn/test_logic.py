@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gateflow import gates
-from gateflow.encoding import ThermometerEncoder
+from gateflow.data.encoding import ThermometerEncoder
 from gateflow.nn import GroupSum, LogicLayer, LogicNet, ModelError, random_wiring, unique_wiring
 
 

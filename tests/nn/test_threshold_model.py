@@ -11,15 +11,15 @@ import torch
 
 from gateflow import cli, ir
 from gateflow.data import get_dataset
-from gateflow.export import export
-from gateflow.flow import check_against_torch, load_model, torch_eval
-from gateflow.golden import evaluate
+from gateflow.train.export import export
+from gateflow.train.flow import check_against_torch, load_model, torch_eval
+from gateflow.ir.golden import evaluate
 from gateflow.nn import LogicNet, ModelError
 from gateflow.nn.binary import fit, train_switcher
 from gateflow.nn.threshold_model import ThresholdModel
-from gateflow.passes import run_passes
-from gateflow.train import DEFAULTS, TrainError
-from gateflow.train_threshold import build_threshold_model
+from gateflow.ir.passes import run_passes
+from gateflow.train.logic import DEFAULTS, TrainError
+from gateflow.train.threshold import build_threshold_model
 
 ARCHS = ("binary", "bitlevel", "switcher")
 

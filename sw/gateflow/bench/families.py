@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from gateflow import __version__
-from gateflow.codegen import CoreOptions, generate
+from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.data import get_dataset
-from gateflow.flow import train_and_export
-from gateflow.golden import evaluate
-from gateflow.ir import Netlist, ThresholdLayer
-from gateflow.neurons import census
-from gateflow.train import DEFAULTS, TrainConfig
+from gateflow.train.flow import train_and_export
+from gateflow.ir.golden import evaluate
+from gateflow.ir.netlist import Netlist, ThresholdLayer
+from gateflow.hdl.neurons import census
+from gateflow.train.logic import DEFAULTS, TrainConfig
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def fan_in(net: Netlist) -> list[dict[str, float]]:
 
 def core_size(net: Netlist, family: str, work: Path) -> dict[str, Any]:
     """LUTs/FFs of the generated core (board-build options: no backpressure)."""
-    from gateflow.build.report import synth_core
+    from gateflow.fpga.report import synth_core
 
     core = generate(net, work / "core", CoreOptions(backpressure=False))
     start = time.perf_counter()

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from gateflow.bench import environment
-from gateflow.golden import eval_bits
-from gateflow.ir import Netlist
-from gateflow.randnet import random_netlist
+from gateflow.ir.golden import eval_bits
+from gateflow.ir.netlist import Netlist
+from gateflow.ir.randnet import random_netlist
 
 log = logging.getLogger(__name__)
 
@@ -72,8 +72,8 @@ def run_verilator(
     net: Netlist | None = None,
 ) -> dict[str, Any]:
     """Samples/s of the generated core under Verilator + cocotb (both testbench modes)."""
-    from gateflow.codegen import generate
-    from gateflow.simulate import MODES, simulate
+    from gateflow.hdl.codegen import generate
+    from gateflow.verify.simulate import MODES, simulate
 
     net = net or random_netlist(inputs, list(widths), classes, seed=seed)
     bits = _random_bits(net, samples, seed)

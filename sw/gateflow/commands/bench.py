@@ -13,7 +13,7 @@ from typing import Any
 
 from gateflow.errors import GateflowError
 
-from ..argtypes import positive as _positive
+from gateflow.argtypes import positive as _positive
 
 DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic")
 

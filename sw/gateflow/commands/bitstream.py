@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..argtypes import nonneg as _nonneg
-from ..errors import GateflowError
+from gateflow.argtypes import nonneg as _nonneg
+from gateflow.errors import GateflowError
 
 
 def cmd_bitstream(args: argparse.Namespace) -> int:
-    from ..build.bitstream import BuildOptions, build
-    from ..build.boards import load_board
+    from gateflow.fpga.bitstream import BuildOptions, build
+    from gateflow.fpga.boards import load_board
 
     board = load_board(args.board, args.variant)
     if args.model:
@@ -54,8 +54,8 @@ def default_model() -> Path:
     every board build so that their reports describe the same model."""
     ir_path = DEFAULT_MODEL_DIR / "ir.json"
     if not ir_path.exists():
-        from ..flow import train_and_export
-        from ..train import DEFAULT_DIGITS
+        from gateflow.train.flow import train_and_export
+        from gateflow.train.logic import DEFAULT_DIGITS
 
         print(f"training the default digits network into {DEFAULT_MODEL_DIR} ...", file=sys.stderr)
         train_and_export(DEFAULT_DIGITS, DEFAULT_MODEL_DIR)
@@ -63,7 +63,7 @@ def default_model() -> Path:
 
 
 def cmd_boards(args: argparse.Namespace) -> int:
-    from ..build.boards import board_names, load_board, sync_constraints
+    from gateflow.fpga.boards import board_names, load_board, sync_constraints
 
     if args.sync:
         for path in sync_constraints():
@@ -80,8 +80,8 @@ def cmd_boards(args: argparse.Namespace) -> int:
 
 
 def cmd_program(args: argparse.Namespace) -> int:
-    from ..build.boards import load_board
-    from ..build.launcher import resolve
+    from gateflow.fpga.boards import load_board
+    from gateflow.fpga.launcher import resolve
 
     board = load_board(args.board, args.variant)
     out = Path(args.out or f"build/{board.build_name}")

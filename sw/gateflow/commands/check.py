@@ -9,8 +9,8 @@ import sys
 def cmd_check(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from .. import ir
-    from ..golden import eval_bits
+    from gateflow import ir
+    from gateflow.ir.golden import eval_bits
 
     try:
         net = ir.load(args.ir)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 
 def cmd_train_ddp(args: argparse.Namespace) -> int:
-    from gateflow import dist
+    from gateflow.train import dist
     from gateflow.cli import _pct, _train_config
-    from gateflow.flow import train_and_export
-    from gateflow.train import train
+    from gateflow.train.flow import train_and_export
+    from gateflow.train.logic import train
 
     config = _train_config(args)
     me = dist.init_from_env(config.device)

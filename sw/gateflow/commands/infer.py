@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..argtypes import positive as _positive
-from ..errors import GateflowError
+from gateflow.argtypes import positive as _positive
+from gateflow.errors import GateflowError
 
 DEFAULT_SIM_BUILD = Path("build/infer-sim")
 
@@ -25,14 +25,14 @@ def _build_folder(args: argparse.Namespace) -> Path:
             "a real board needs --build: the folder of the bitstream build it runs "
             "(e.g. build/icebreaker)"
         )
-    from ..host import prepare_sim_build
+    from gateflow.host import prepare_sim_build
 
     if args.model:
         ir_path = Path(args.model)
         if not ir_path.is_file():
             raise GateflowError(f"IR file not found: {ir_path}")
     else:
-        from .bitstream import default_model
+        from gateflow.commands.bitstream import default_model
 
         ir_path = default_model()
     return prepare_sim_build(
@@ -46,11 +46,11 @@ def _build_folder(args: argparse.Namespace) -> Path:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
-    from .. import ir
-    from ..cli import _load_dataset
-    from ..golden import evaluate
-    from ..host import Board, SimOptions
-    from ..host.bench import measure
+    from gateflow import ir
+    from gateflow.cli import _load_dataset
+    from gateflow.ir.golden import evaluate
+    from gateflow.host import Board, SimOptions
+    from gateflow.host.bench import measure
 
     build = _build_folder(args)
     net = ir.load(build / "ir.json") if (build / "ir.json").is_file() else None
@@ -113,7 +113,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
 
 
 def cmd_infer_bench(args: argparse.Namespace) -> int:
-    from ..host.bench import run_benchmark
+    from gateflow.host.bench import run_benchmark
 
     build = _build_folder(args)
     result = run_benchmark(
@@ -132,7 +132,7 @@ def cmd_infer_bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..cli import _add_data_args, _nonneg
+    from gateflow.cli import _add_data_args, _nonneg
 
     p = sub.add_parser(
         "infer",

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..argtypes import nonneg as _nonneg
+from gateflow.argtypes import nonneg as _nonneg
 
 
 def cmd_prove(args: argparse.Namespace) -> int:
-    from .. import ir
-    from ..prove import CHECKS, ProveOptions, prove
+    from gateflow import ir
+    from gateflow.verify.prove import CHECKS, ProveOptions, prove
 
     net = ir.load(args.ir)
     options = ProveOptions(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 
 def cmd_randnet(args: argparse.Namespace) -> int:
-    from ..passes import DEFAULT_PASSES, run_passes
-    from ..randnet import random_netlist
+    from gateflow.ir.passes import DEFAULT_PASSES, run_passes
+    from gateflow.ir.randnet import random_netlist
 
     try:
         net = random_netlist(
@@ -22,7 +22,7 @@ def cmd_randnet(args: argparse.Namespace) -> int:
             weight_bits=args.weight_bits,
         )
     except ValueError as exc:
-        from ..errors import GateflowError
+        from gateflow.errors import GateflowError
 
         raise GateflowError(str(exc)) from None
     if not args.no_passes:
@@ -38,10 +38,10 @@ def cmd_randnet(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..argtypes import nonneg as _nonneg
-    from ..argtypes import positive as _positive
-    from ..argtypes import widths as _widths
-    from ..randnet import KINDS
+    from gateflow.argtypes import nonneg as _nonneg
+    from gateflow.argtypes import positive as _positive
+    from gateflow.argtypes import widths as _widths
+    from gateflow.ir.randnet import KINDS
 
     p = sub.add_parser(
         "randnet",

@@ -9,9 +9,9 @@
 See docs/host.md.
 """
 
-from .board import Board, Inference, LinkStats, ModelMismatchError
-from .sim import SimBoard, SimBuildError, SimOptions, SimStats, prepare_sim_build, start_sim
-from .transport import (
+from gateflow.host.board import Board, Inference, LinkStats, ModelMismatchError
+from gateflow.host.simboard import SimBoard, SimBuildError, SimOptions, SimStats, prepare_sim_build, start_sim
+from gateflow.host.transport import (
     FaultCounts,
     Faults,
     FaultyTransport,

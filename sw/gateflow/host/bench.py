@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from .board import Board, Inference, LinkStats
-from .sim import SimOptions
+from gateflow.host.board import Board, Inference, LinkStats
+from gateflow.host.simboard import SimOptions
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,8 @@ def run_benchmark(
         }
     ir_path = Path(build) / "ir.json"
     if ir_path.is_file():
-        from ..golden import eval_bits
-        from ..ir import load
+        from gateflow.ir.golden import eval_bits
+        from gateflow.ir.netlist import load
 
         golden = eval_bits(load(ir_path), bits)
         ok = m.result.pred == golden.pred
@@ -159,9 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     if build is None:
         if args.port != "sim":
             parser.error("--build is required for a serial port")
-        from ..commands.bitstream import default_model
-        from ..commands.infer import DEFAULT_SIM_BUILD
-        from .sim import prepare_sim_build
+        from gateflow.commands.bitstream import default_model
+        from gateflow.commands.infer import DEFAULT_SIM_BUILD
+        from gateflow.host.simboard import prepare_sim_build
 
         build = prepare_sim_build(default_model(), DEFAULT_SIM_BUILD, baud=args.baud or 115_200)
     result = run_benchmark(

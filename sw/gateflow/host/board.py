@@ -33,11 +33,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import protocol as P
-from ..encoding import ThermometerEncoder
-from ..errors import GateflowError
-from .sim import SimBoard, SimOptions, find_sources, load_manifest
-from .transport import Faults, FaultyTransport, LinkError, SerialTransport, Transport
+from gateflow import protocol as P
+from gateflow.data.encoding import ThermometerEncoder
+from gateflow.errors import GateflowError
+from gateflow.host.simboard import SimBoard, SimOptions, find_sources, load_manifest
+from gateflow.host.transport import Faults, FaultyTransport, LinkError, SerialTransport, Transport
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import GateflowError
+from gateflow.errors import GateflowError
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gateflow.encoding import EncodingError, ThermometerEncoder
+from gateflow.data.encoding import EncodingError, ThermometerEncoder
 
 
 class Thermometer(nn.Module):

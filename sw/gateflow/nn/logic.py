@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gateflow import gates
-from gateflow.encoding import ThermometerEncoder
+from gateflow.data.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.nn.encoding import Thermometer
 from gateflow.nn.kernels import BACKENDS, logic_layer_fm

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gateflow.encoding import EncodingError, ThermometerEncoder
+from gateflow.data.encoding import EncodingError, ThermometerEncoder
 from gateflow.nn.binary import BinaryNet, BitNet, SwitchedNet, ThresholdNet
 from gateflow.nn.encoding import Thermometer
 from gateflow.nn.logic import ModelError, atomic_torch_save, read_checkpoint

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 
-from ..build.launcher import resolve
+from gateflow.fpga.launcher import resolve
 
 TOOLS = ("yosys", "nextpnr-ice40", "nextpnr-ecp5", "nextpnr-himbaechel", "icepack", "ecppack")
 

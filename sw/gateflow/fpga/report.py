@@ -1,0 +1,124 @@
+"""Resource and timing figures of a build, from nextpnr's JSON report and Yosys."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from gateflow.hdl.codegen import RTL_LIBRARY
+from gateflow.errors import GateflowError
+from gateflow.paths import RTL
+from gateflow.fpga.boards import Board
+from gateflow.fpga.launcher import resolve
+
+# nextpnr utilisation keys per family: (LUT slots, flip-flops, block RAMs)
+_BELS = {
+    "ice40": ("ICESTORM_LC", "ICESTORM_LC", "ICESTORM_RAM"),
+    "ecp5": ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD"),
+    "gowin": ("LUT4", "DFF", "BSRAM"),
+}
+
+
+def read_nextpnr_report(path: Path, board: Board, netlist: Path, top: str) -> dict[str, Any]:
+    """luts and ffs of the synthesised ``netlist`` (counted as for core_luts), the device's
+    LUT, flip-flop and block RAM capacity, block RAMs used and the post-route Fmax."""
+    if not path.exists():
+        raise GateflowError(f"nextpnr wrote no report ({path.name})")
+    data = json.loads(path.read_text())
+    util = data.get("utilization", {})
+    lut_key, ff_key, ram_key = _BELS[board.family]
+
+    def used(key: str) -> int:
+        return int(util.get(key, {}).get("used", 0))
+
+    def available(key: str, default: int) -> int:
+        return int(util.get(key, {}).get("available", default))
+
+    fmax = data.get("fmax", {})
+    achieved = [v.get("achieved", 0.0) for v in fmax.values()]
+    luts, ffs = cell_counts(netlist_cells(netlist, top), board.family)
+    out = {
+        "luts": luts,
+        "luts_available": available(lut_key, board.resources["luts"]),
+        "ffs": ffs,
+        "ffs_available": available(ff_key, board.resources["ffs"]),
+        "brams": used(ram_key),
+        "brams_available": available(ram_key, board.resources["brams"]),
+        "fmax_mhz": round(min(achieved), 2) if achieved else 0.0,
+        "utilization": {k: v for k, v in sorted(util.items()) if v.get("used")},
+    }
+    if board.family == "ice40":
+        # An iCE40 logic cell holds a LUT4, a carry and a flip-flop; nextpnr counts cells.
+        out["logic_cells"] = used(lut_key)
+    return out
+
+
+def netlist_cells(netlist: Path, top: str) -> dict[str, int]:
+    """Cell types and counts of the synthesised (flat) top module in a Yosys JSON netlist."""
+    data = json.loads(netlist.read_text())
+    cells = data["modules"][top]["cells"].values()
+    counts: dict[str, int] = {}
+    for cell in cells:
+        counts[cell["type"]] = counts.get(cell["type"], 0) + 1
+    return counts
+
+
+_LUT_CELLS = {
+    "ice40": {"SB_LUT4": 1},
+    "ecp5": {"LUT4": 1, "CCU2C": 2},
+    "gowin": {"LUT1": 1, "LUT2": 1, "LUT3": 1, "LUT4": 1, "ALU": 1},
+}
+_FF = re.compile(r"^(SB_DFF\w*|TRELLIS_FF|DFF\w*)$")
+
+
+def cell_counts(cells: dict[str, int], family: str) -> tuple[int, int]:
+    """(LUTs, flip-flops) of a Yosys ``stat`` cell table."""
+    luts = sum(n * cells.get(c, 0) for c, n in _LUT_CELLS[family].items())
+    ffs = sum(v for c, v in cells.items() if _FF.match(c.lstrip("$")))
+    return luts, ffs
+
+
+def core_resources(board: Board, work: Path, out: Path) -> dict[str, Any]:
+    """Synthesise the network core alone (no UART, framing or FIFOs): core_luts, core_ffs."""
+    found = {p.name: p for p in work.rglob("gf_core*.sv")}
+    if "gf_core.sv" not in found or "gf_core_net.sv" not in found:
+        raise GateflowError("the generated core is missing from the build folder")
+    return synth_core(board.family, board.synth_command, found["gf_core_net.sv"].parent, out)
+
+
+def synth_core(
+    family: str, synth_command: str, core_dir: Path, out: Path, top: str = "gf_core"
+) -> dict[str, Any]:
+    """Synthesise a generated core (``<top>.sv`` and ``<top>_net.sv`` in ``core_dir``) for
+    an FPGA family with ``synth_command`` (e.g. ``synth_ecp5``): core_luts, core_ffs."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    names = [*RTL_LIBRARY, f"{top}_net.sv", f"{top}.sv"]
+    for n in RTL_LIBRARY:
+        shutil.copyfile(RTL / n, out / n)
+    for n in names[len(RTL_LIBRARY) :]:
+        shutil.copyfile(core_dir / n, out / n)
+    script = (
+        f"read_verilog -sv {' '.join(names)}; "
+        f"{synth_command} -top {top}; tee -q -o stat.json stat -json"
+    )
+    # Relative paths only: YoWASP tools cannot see absolute paths under /tmp.
+    proc = subprocess.run(
+        [resolve("yosys"), "-q", "-l", "yosys.log", "-p", script],
+        cwd=out,
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise GateflowError(f"Yosys failed on the core alone (see {out / 'yosys.log'})")
+    stat = json.loads((out / "stat.json").read_text())
+    cells = stat.get("design", {}).get("num_cells_by_type") or stat["modules"][f"\\{top}"].get(
+        "num_cells_by_type", {}
+    )
+    luts, ffs = cell_counts(cells, family)
+    return {"core_luts": luts, "core_ffs": ffs}

@@ -1,0 +1,1 @@
+"""Codegen: the netlist IR -> a SystemVerilog core, its board design and manifest.json."""

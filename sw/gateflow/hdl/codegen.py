@@ -1,0 +1,402 @@
+"""Codegen: netlist IR -> a streaming SystemVerilog core plus manifest.json.
+
+The generated network module holds the gates and the pipeline registers; a
+generated wrapper puts it between an input register and the hand-written
+GroupSum (gf_popcount), argmax (gf_argmax) and output skid buffer
+(gf_skid_buffer) from hw/rtl. Output is deterministic: the same IR and options
+always give the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from gateflow import __version__
+from gateflow.errors import GateflowError
+from gateflow.gates import GATES
+from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
+from gateflow.hdl.neurons import describe, rtl_expr
+from gateflow.paths import RTL, TEMPLATES
+
+RTL_LIBRARY = ("gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv")
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CoreOptions:
+    top: str = "gf_core"
+    pipeline_every: int = 1  # a register stage after every N gate layers; 0 = none
+    popcount_every: int = 0  # a register stage after every N popcount adder levels; 0 = none
+    argmax_every: int = 0  # a register stage after every N argmax comparator levels; 0 = none
+    scores: bool = True  # put the class scores on m_axis_tdata beside the class index
+    # False: no clock enable, s_axis_tready always high; the consumer must always be ready
+    backpressure: bool = True
+
+    def check(self) -> None:
+        if self.pipeline_every < 0:
+            raise GateflowError("pipeline_every must be 0 (no registers) or a positive integer")
+        if self.popcount_every < 0 or self.argmax_every < 0:
+            raise GateflowError(
+                "popcount_every and argmax_every must be 0 (no registers) or positive integers"
+            )
+        if not self.top.isidentifier() or not self.top.isascii():
+            raise GateflowError(f"top module name {self.top!r} is not a valid identifier")
+
+
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def net_stages(num_layers: int, pipeline_every: int) -> int:
+    """Register boundaries inside the network module."""
+    return num_layers // pipeline_every if pipeline_every else 0
+
+
+def _tree_stages(leaves: int, every: int) -> int:
+    """Registers inside a balanced tree over ``leaves`` inputs: one after every ``every``
+    levels, none after the root (0 = none)."""
+    if not every:
+        return 0
+    levels = max(leaves - 1, 0).bit_length()  # ceil(log2(leaves))
+    return max(-(-levels // every) - 1, 0)
+
+
+def popcount_stages(net: Netlist, popcount_every: int) -> int:
+    """Register stages inside each class's popcount (sized by the widest class group)."""
+    return _tree_stages(max(int(g.size) for g in net.head.groups), popcount_every)
+
+
+def argmax_stages(net: Netlist, argmax_every: int) -> int:
+    """Register stages inside the argmax over the classes."""
+    return _tree_stages(net.num_classes, argmax_every)
+
+
+def latency_cycles(
+    num_layers: int,
+    pipeline_every: int,
+    pop_stages: int = 0,
+    arg_stages: int = 0,
+    backpressure: bool = True,
+) -> int:
+    """Input handshake to m_axis_tvalid, never stalled: input reg + network + popcount
+    + scores + argmax + the output buffer (only with backpressure)."""
+    out = 1 if backpressure else 0
+    return net_stages(num_layers, pipeline_every) + pop_stages + arg_stages + 3 + out
+
+
+def core_latency(net: Netlist, opts: CoreOptions) -> int:
+    return latency_cycles(
+        len(net.layers),
+        opts.pipeline_every,
+        popcount_stages(net, opts.popcount_every),
+        argmax_stages(net, opts.argmax_every),
+        opts.backpressure,
+    )
+
+
+def _network_context(net: Netlist, every: int, module: str) -> dict[str, Any]:
+    n_in = net.num_inputs
+    n_layers = len(net.layers)
+    total_stages = net_stages(n_layers, every)
+    offsets = net.layer_offsets()
+    layer_stage = [(li // every) if every else 0 for li in range(n_layers)]
+
+    prod = np.zeros(net.num_signals, dtype=np.int64)
+    need = np.full(net.num_signals, -1, dtype=np.int64)
+    for li, layer in enumerate(net.layers):
+        prod[offsets[li] : offsets[li + 1]] = layer_stage[li]
+        if isinstance(layer, ThresholdLayer):
+            np.maximum.at(need, layer.src[layer.weight != 0], layer_stage[li])
+            continue
+        uses_a = np.array([GATES[o].uses_a() for o in layer.op])
+        uses_b = np.array([GATES[o].uses_b() for o in layer.op])
+        np.maximum.at(need, layer.a[uses_a], layer_stage[li])
+        np.maximum.at(need, layer.b[uses_b], layer_stage[li])
+    flat = np.concatenate(net.head.groups)
+    need[flat] = total_stages
+
+    def base(s: int) -> str:
+        return f"x{s}" if s < n_in else f"n{s}"
+
+    def name(s: int, stage: int) -> str:
+        if stage == prod[s]:
+            return f"x[{s}]" if s < n_in else f"n{s}"
+        return f"p{stage}_{base(s)}"
+
+    stages = []
+    for st in range(total_stages + 1):
+        regs = []
+        if st > 0:
+            crossing = np.flatnonzero((prod < st) & (need >= st))
+            regs = [{"dst": name(int(s), st), "src": name(int(s), st - 1)} for s in crossing]
+        layers = []
+        for li in range(n_layers):
+            if layer_stage[li] != st:
+                continue
+            layer = net.layers[li]
+            gates = []
+            if isinstance(layer, ThresholdLayer):
+                for j, (src, w, t) in enumerate(layer.neurons()):
+                    names = [name(int(s), st) for s in src]
+                    gates.append(
+                        {
+                            "name": f"n{offsets[li] + j}",
+                            "expr": rtl_expr(names, w, t),
+                            "op": describe(w, t),
+                        }
+                    )
+                layers.append({"index": li, "kind": "threshold", "gates": gates})
+                continue
+            for j in range(layer.size):
+                g = GATES[int(layer.op[j])]
+                gates.append(
+                    {
+                        "name": f"n{offsets[li] + j}",
+                        "expr": g.expr(name(int(layer.a[j]), st), name(int(layer.b[j]), st)),
+                        "op": g.name,
+                    }
+                )
+            layers.append({"index": li, "kind": "logic", "gates": gates})
+        stages.append({"index": st, "registers": regs, "layers": layers})
+    outputs = [{"index": j, "src": name(int(s), total_stages)} for j, s in enumerate(flat)]
+    return {
+        "module": module,
+        "num_gates": net.num_gates,
+        "num_layers": n_layers,
+        "num_inputs": n_in,
+        "num_outputs": len(flat),
+        "boundaries": total_stages,
+        "pipeline_every": every,
+        "stages": stages,
+        "outputs": outputs,
+    }
+
+
+@dataclass
+class GeneratedCore:
+    out_dir: Path
+    top: str
+    files: list[Path]  # every source, in compile order
+    manifest: dict[str, Any]
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.out_dir / "manifest.json"
+
+
+def build_manifest(net: Netlist, opts: CoreOptions, files: list[str]) -> dict[str, Any]:
+    sw, iw = score_width(net), index_width(net)
+    out_width = iw + (net.num_classes * sw if opts.scores else 0)
+    fields: list[dict[str, Any]] = [{"name": "class", "lsb": 0, "width": iw}]
+    if opts.scores:
+        fields += [
+            {"name": f"score{c}", "lsb": iw + c * sw, "width": sw} for c in range(net.num_classes)
+        ]
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "generator": f"gateflow {__version__}",
+        "ir_sha256": net.sha256(),
+        "top": opts.top,
+        "files": files,
+        "interface": "axi-stream: s_axis_tvalid/tready/tdata in, m_axis_tvalid/tready/tdata out",
+        "latency_cycles": core_latency(net, opts),
+        "throughput_samples_per_cycle": 1,
+        "pipeline_every": opts.pipeline_every,
+        "popcount_every": opts.popcount_every,
+        "popcount_stages": popcount_stages(net, opts.popcount_every),
+        "argmax_every": opts.argmax_every,
+        "argmax_stages": argmax_stages(net, opts.argmax_every),
+        "backpressure": opts.backpressure,
+        "num_gates": net.num_gates,
+        "num_layers": len(net.layers),
+        "num_classes": net.num_classes,
+        "input": {
+            "width": net.num_inputs,
+            "packing": "s_axis_tdata[i] = encoded input bit i (encoder entry i)",
+            "encoder": net.encoder.to_dict(),
+        },
+        "output": {
+            "width": out_width,
+            "scores": opts.scores,
+            "score_width": sw,
+            "index_width": iw,
+            "fields": fields,
+            "argmax_ties": "lowest class index",
+        },
+    }
+
+
+def generate(net: Netlist, out_dir: str | Path, opts: CoreOptions | None = None) -> GeneratedCore:
+    """Write the core's SystemVerilog, the RTL library it uses and manifest.json to out_dir."""
+    opts = opts or CoreOptions()
+    opts.check()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = _env()
+    header = f"Generated by gateflow {__version__} from IR sha256 {net.sha256()}; do not edit."
+    net_module = f"{opts.top}_net"
+    net_ctx = _network_context(net, opts.pipeline_every, net_module)
+    net_text = env.get_template("network.sv.j2").render(header=header, **net_ctx)
+
+    groups, lsb = [], 0
+    for c, g in enumerate(net.head.groups):
+        groups.append({"index": c, "lsb": lsb, "width": int(g.size)})
+        lsb += int(g.size)
+    sw, iw = score_width(net), index_width(net)
+    core_text = env.get_template("core.sv.j2").render(
+        header=header,
+        top=opts.top,
+        net_module=net_module,
+        num_inputs=net.num_inputs,
+        num_outputs=lsb,
+        num_classes=net.num_classes,
+        score_width=sw,
+        index_width=iw,
+        out_width=iw + (net.num_classes * sw if opts.scores else 0),
+        scores=opts.scores,
+        backpressure=opts.backpressure,
+        net_stages=net_ctx["boundaries"],
+        pop_stages=popcount_stages(net, opts.popcount_every),
+        arg_stages=argmax_stages(net, opts.argmax_every),
+        latency=core_latency(net, opts),
+        groups=groups,
+    )
+
+    names = [*RTL_LIBRARY, f"{net_module}.sv", f"{opts.top}.sv"]
+    for lib in RTL_LIBRARY:
+        src = RTL / lib
+        if not src.exists():
+            raise GateflowError(f"the RTL library file {src} is missing")
+        shutil.copyfile(src, out_dir / lib)
+    (out_dir / f"{net_module}.sv").write_text(net_text)
+    (out_dir / f"{opts.top}.sv").write_text(core_text)
+    manifest = build_manifest(net, opts, names)
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return GeneratedCore(out_dir, opts.top, [out_dir / n for n in names], manifest)
+
+
+@dataclass(frozen=True)
+class BoardOptions:
+    """What the board design needs beyond the core: clock, link and LEDs."""
+
+    clk_hz: int = 12_000_000
+    baud: int = 115_200
+    n_leds: int = 1
+    led_active_low: bool = False
+    window: int = 8  # INFER frames the host may keep outstanding (the result FIFO depth)
+    timeout_bits: int = 40  # bit periods of silence that end a partial frame
+    block_ram: bool = True  # keep the board's FIFOs in block RAM
+    module: str = "gf_board"
+
+    def check(self) -> None:
+        """The LEDs and the module name; clock, baud and window limits are the protocol's
+        (checked by :func:`gateflow.protocol.board_parameters`)."""
+        if self.n_leds < 1:
+            raise GateflowError("a board needs at least one LED")
+        if not self.module.isidentifier():
+            raise GateflowError(f"board module name {self.module!r} is not a valid identifier")
+
+
+def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
+    """Write the board design (``<module>.sv``) beside a generated core, and add the
+    protocol facts the host needs to its manifest.json under ``board``."""
+    opts.check()
+    if core.top != "gf_core":
+        raise GateflowError("the board top instantiates the core as gf_core; generate it so")
+    from gateflow.protocol import BOARD_RTL, ProtocolError, board_parameters, clks_per_bit
+
+    m = core.manifest
+    try:
+        params = board_parameters(
+            m,
+            clk_hz=opts.clk_hz,
+            baud=opts.baud,
+            window=opts.window,
+            timeout_bits=opts.timeout_bits,
+            n_leds=opts.n_leds,
+            led_active_low=opts.led_active_low,
+            block_ram=opts.block_ram,
+        )
+    except ProtocolError as exc:
+        raise GateflowError(f"board design: {exc}") from None
+    text = (
+        _env()
+        .get_template("board.sv.j2")
+        .render(
+            header=f"Generated by gateflow {__version__} from IR sha256 {m['ir_sha256']}; "
+            "do not edit.",
+            module=opts.module,
+            core=core.top,
+            n_leds=opts.n_leds,
+            params=list(params.items()),
+        )
+    )
+    for lib in BOARD_RTL:
+        shutil.copyfile(RTL / lib, core.out_dir / lib)
+    path = core.out_dir / f"{opts.module}.sv"
+    path.write_text(text)
+    m["board"] = {
+        "top": opts.module,
+        "protocol": "gateflow-uart-v1 (docs/protocol.md)",
+        "clk_hz": opts.clk_hz,
+        "baud": opts.baud,
+        "clocks_per_bit": clks_per_bit(opts.clk_hz, opts.baud),
+        "window": opts.window,
+        "timeout_bits": opts.timeout_bits,
+        "model_id": m["ir_sha256"][:16],
+        "in_bytes": (m["input"]["width"] + 7) // 8,
+        "leds": opts.n_leds,
+    }
+    extra = [f for f in (*BOARD_RTL, path.name) if f not in m["files"]]
+    m["files"] = [*m["files"], *extra]
+    core.files.extend(core.out_dir / f for f in extra)
+    core.manifest_path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def pack_outputs(manifest: dict[str, Any], pred: np.ndarray, scores: np.ndarray) -> list[int]:
+    """The m_axis_tdata integer the core must emit for each sample."""
+    out = manifest["output"]
+    iw, sw = out["index_width"], out["score_width"]
+    words = []
+    for k in range(len(pred)):
+        w = int(pred[k])
+        if out["scores"]:
+            for c in range(scores.shape[1]):
+                w |= int(scores[k, c]) << (iw + c * sw)
+        words.append(w)
+    return words
+
+
+def unpack_outputs(manifest: dict[str, Any], words: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """m_axis_tdata integers -> (pred [n], scores [n, C]; zeros when the core has no scores)."""
+    out = manifest["output"]
+    iw, sw = out["index_width"], out["score_width"]
+    n_cls = manifest["num_classes"]
+    pred = np.array([w & ((1 << iw) - 1) for w in words], dtype=np.int64)
+    scores = np.zeros((len(words), n_cls), dtype=np.int64)
+    if out["scores"]:
+        for k, w in enumerate(words):
+            for c in range(n_cls):
+                scores[k, c] = (w >> (iw + c * sw)) & ((1 << sw) - 1)
+    return pred, scores
+
+
+def pack_inputs(bits: np.ndarray) -> list[int]:
+    """Encoded input bits uint8 [n, width] -> s_axis_tdata integers (bit i = input bit i)."""
+    bits = np.asarray(bits, dtype=np.uint8)
+    packed = np.packbits(bits, axis=1, bitorder="little")
+    return [int.from_bytes(row.tobytes(), "little") for row in packed]

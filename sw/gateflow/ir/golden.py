@@ -1,0 +1,152 @@
+"""The golden model: the IR evaluated on bit-packed words, 64 samples per uint64.
+
+This is the specification of what every other implementation (torch eval
+mode, the generated RTL, the host driver) must output, bit for bit.
+Each gate is evaluated in algebraic normal form ``x0 ^ x1&a ^ x2&b ^ x3&a&b``
+with the coefficients taken from the gate table, so a whole layer of mixed
+gates is four vectorised AND/XOR passes with no per-gate branching.
+
+A threshold layer unpacks the bits it reads and forms every neuron's integer
+sum exactly: as a float64 matrix product when the layer is small enough to
+hold densely (integers, every partial sum below 2**53: exact), otherwise as a
+sparse sum over its connections. The sums are compared with the integer
+thresholds as int64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from gateflow.gates import anf_matrix
+from gateflow.ir.netlist import Netlist, ThresholdLayer
+
+WORD = 64
+ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+CHUNK_WORDS = 256  # samples evaluated together: 256 words = 16,384 samples
+DENSE_LIMIT = 1 << 23  # a threshold layer with at most this many (neuron, source) pairs is dense
+SPARSE_BUDGET = 1 << 24  # int64 products held at once by the sparse threshold path
+
+
+@dataclass
+class GoldenResult:
+    scores: np.ndarray  # int64 [n, num_classes]
+    pred: np.ndarray  # int64 [n]; argmax, ties to the lowest class index
+
+
+def pack_bits(bits: np.ndarray) -> np.ndarray:
+    """uint8 bits [n, m] -> uint64 words [m, ceil(n/64)]; sample s is bit s%64 of word s//64."""
+    bits = np.asarray(bits, dtype=np.uint8)
+    n, m = bits.shape
+    words = (n + WORD - 1) // WORD
+    padded = np.zeros((words * WORD, m), dtype=np.uint8)
+    padded[:n] = bits
+    packed = np.ascontiguousarray(np.packbits(padded.T, axis=1, bitorder="little"))
+    return packed.view("<u8").astype(np.uint64, copy=False).reshape(m, words)
+
+
+def unpack_bits(words: np.ndarray, n: int) -> np.ndarray:
+    """uint64 words [m, W] -> uint8 bits [n, m] (inverse of pack_bits)."""
+    words = np.ascontiguousarray(words, dtype="<u8")
+    bits = np.unpackbits(words.view(np.uint8), axis=1, bitorder="little")  # [m, W*64]
+    return bits[:, :n].T
+
+
+def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
+    """All signals: uint64 [num_signals, W] from packed input bits [num_inputs, W]."""
+    if packed_inputs.shape[0] != net.num_inputs:
+        raise ValueError(f"expected {net.num_inputs} input rows, got {packed_inputs.shape[0]}")
+    words = packed_inputs.shape[1]
+    sig = np.empty((net.num_signals, words), dtype=np.uint64)
+    sig[: net.num_inputs] = packed_inputs
+    anf = anf_matrix()
+    offsets = net.layer_offsets()
+    for li, layer in enumerate(net.layers):
+        if isinstance(layer, ThresholdLayer):
+            sig[offsets[li] : offsets[li + 1]] = threshold_layer(layer, sig)
+            continue
+        # masks: all-ones where the gate's ANF has that term
+        coef = anf[layer.op].astype(np.uint64) * ONES  # [n, 4]
+        a = sig[layer.a]
+        b = sig[layer.b]
+        out = coef[:, 0:1] ^ (coef[:, 1:2] & a)
+        out ^= coef[:, 2:3] & b
+        a &= b
+        out ^= coef[:, 3:4] & a
+        sig[offsets[li] : offsets[li + 1]] = out
+    return sig
+
+
+def threshold_sums(layer: ThresholdLayer, sig: np.ndarray, dense: bool | None = None) -> np.ndarray:
+    """Every neuron's integer sum, int64 [size, W*64], from the packed signals [*, W].
+
+    ``dense`` forces the matrix-product (True) or the sparse path (False); by
+    default the layer's size decides. Both give the same integers."""
+    n = sig.shape[1] * WORD
+    used, local = np.unique(layer.src, return_inverse=True)
+    if used.size == 0:
+        return np.zeros((layer.size, n), dtype=np.int64)
+    bits = np.unpackbits(
+        np.ascontiguousarray(sig[used], dtype="<u8").view(np.uint8), axis=1, bitorder="little"
+    )  # [used, n]
+    if dense is None:
+        dense = layer.size * used.size <= DENSE_LIMIT
+    if dense:
+        rows = np.repeat(np.arange(layer.size), np.diff(layer.ptr))
+        w = np.zeros((layer.size, used.size), dtype=np.float64)
+        np.add.at(w, (rows, local), layer.weight.astype(np.float64))
+        # integers whose every partial sum is at most 2**40 in magnitude: exact
+        return (w @ bits.astype(np.float64)).astype(np.int64)
+    out = np.zeros((layer.size, n), dtype=np.int64)
+    filled = np.flatnonzero(np.diff(layer.ptr) > 0)
+    starts = layer.ptr[filled]
+    step = max(WORD, SPARSE_BUDGET // layer.src.size // WORD * WORD)
+    for lo in range(0, n, step):
+        part = bits[local, lo : lo + step].astype(np.int64)
+        part *= layer.weight[:, None]
+        out[filled, lo : lo + step] = np.add.reduceat(part, starts, axis=0)
+    return out
+
+
+def threshold_layer(layer: ThresholdLayer, sig: np.ndarray) -> np.ndarray:
+    """A threshold layer's outputs, packed uint64 [size, W]."""
+    fire = threshold_sums(layer, sig) >= layer.threshold[:, None]
+    return pack_bits(fire.T.astype(np.uint8))
+
+
+def _popcount_rows(words: np.ndarray, n: int) -> np.ndarray:
+    """Per sample, the number of ones across the rows of words [k, W] -> int64 [n]."""
+    bits = np.unpackbits(
+        np.ascontiguousarray(words, dtype="<u8").view(np.uint8), axis=1, bitorder="little"
+    )
+    return bits[:, :n].sum(axis=0, dtype=np.int64)
+
+
+def eval_bits(net: Netlist, bits: np.ndarray) -> GoldenResult:
+    """Evaluate on encoded input bits uint8 [n, num_inputs]."""
+    bits = np.asarray(bits, dtype=np.uint8)
+    if bits.ndim != 2 or bits.shape[1] != net.num_inputs:
+        raise ValueError(f"expected input bits of shape [n, {net.num_inputs}], got {bits.shape}")
+    n = bits.shape[0]
+    scores = np.zeros((n, net.num_classes), dtype=np.int64)
+    step = CHUNK_WORDS * WORD
+    for start in range(0, n, step):
+        chunk = bits[start : start + step]
+        sig = eval_signals(net, pack_bits(chunk))
+        for c, group in enumerate(net.head.groups):
+            scores[start : start + len(chunk), c] = _popcount_rows(sig[group], len(chunk))
+    return GoldenResult(scores=scores, pred=np.argmax(scores, axis=1).astype(np.int64))
+
+
+def evaluate(net: Netlist, x_raw: np.ndarray) -> GoldenResult:
+    """Evaluate on raw integer features [n, num_raw_features] (encoded by the IR's encoder)."""
+    return eval_bits(net, net.encoder.encode(x_raw))
+
+
+def output_bits(net: Netlist, bits: np.ndarray) -> np.ndarray:
+    """The bits the head reads, per sample: uint8 [n, sum of group sizes], groups concatenated."""
+    bits = np.asarray(bits, dtype=np.uint8)
+    sig = eval_signals(net, pack_bits(bits))
+    flat = np.concatenate(net.head.groups)
+    return unpack_bits(sig[flat], bits.shape[0])

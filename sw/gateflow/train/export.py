@@ -1,0 +1,61 @@
+"""Export: a trained torch model -> netlist IR.
+
+The exported netlist computes exactly what the model computes in eval mode;
+tests check it sample by sample against the golden model. A LogicNet gives
+logic layers (one gate per neuron, the argmax of its logits); a
+ThresholdModel gives threshold layers (each neuron's nonzero integer weights
+and its integer threshold). GroupSum becomes the head, without the temperature.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gateflow.ir.netlist import GroupSum, LogicLayer, Netlist, ThresholdLayer, validate
+
+
+def export(model: Any, meta: dict[str, Any] | None = None) -> Netlist:
+    """The netlist of ``model`` (a gateflow.nn.LogicNet or ThresholdModel), with
+    ``meta`` recorded in the IR."""
+    from gateflow.nn.threshold_model import ThresholdModel
+
+    if isinstance(model, ThresholdModel):
+        return _export_threshold(model, meta)
+    encoder = model.encoder.to_encoder()
+    base = encoder.num_bits  # global number of the previous layer's first signal
+    prev = 0
+    layers = []
+    for layer in model.layers:
+        a = layer.a.detach().cpu().numpy().astype(np.int64) + prev
+        b = layer.b.detach().cpu().numpy().astype(np.int64) + prev
+        op = layer.ops().detach().cpu().numpy().astype(np.int64)
+        layers.append(LogicLayer(a=a, b=b, op=op))
+        prev = base
+        base += op.shape[0]
+    info = {"arch": "lgn", "config": dict(getattr(model, "config", {}))}
+    info.update(meta or {})
+    return validate(Netlist(encoder, layers, _head(prev, base - prev, model.num_classes), info))
+
+
+def _head(prev: int, width: int, num_classes: int) -> GroupSum:
+    """GroupSum over the last layer [prev, prev + width): class c reads its c-th k bits."""
+    k = width // num_classes
+    return GroupSum(
+        [np.arange(prev + c * k, prev + (c + 1) * k, dtype=np.int64) for c in range(num_classes)]
+    )
+
+
+def _export_threshold(model: Any, meta: dict[str, Any] | None) -> Netlist:
+    encoder = model.encoder.to_encoder()
+    base, prev = encoder.num_bits, 0
+    layers = []
+    for spec in model.net.integer_description():
+        sources = np.arange(prev, prev + spec.weight.shape[1], dtype=np.int64)
+        layers.append(ThresholdLayer.from_dense(spec.weight, spec.threshold, sources))
+        prev = base
+        base += spec.weight.shape[0]
+    info = {"arch": model.arch, "config": dict(model.config)}
+    info.update(meta or {})
+    return validate(Netlist(encoder, layers, _head(prev, base - prev, model.num_classes), info))

@@ -1,0 +1,124 @@
+"""The flow's steps chained together: train -> export -> passes -> codegen -> simulate.
+
+The CLI and the tests call these; each step checks the contract it relies on
+(torch eval == golden model after export and after the passes).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gateflow.errors import GateflowError
+from gateflow.train.export import export
+from gateflow.ir.golden import GoldenResult, evaluate
+from gateflow.ir.netlist import Netlist
+from gateflow.ir.passes import DEFAULT_PASSES, PassStat, run_passes
+
+log = logging.getLogger(__name__)
+
+
+class ContractError(GateflowError):
+    """Two implementations that must agree bit for bit did not."""
+
+
+@dataclass
+class TrainedModel:
+    net: Netlist  # after the passes
+    raw: Netlist  # as exported
+    stats: list[PassStat]
+    result: Any  # gateflow.train.TrainResult
+    model: Any  # gateflow.nn.LogicNet
+
+
+def torch_eval(model: Any, x_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Class scores (integers) and predictions of the model in eval mode."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        scores = model(torch.as_tensor(x_raw.astype(np.int64), device=device))
+    scores_np = scores.detach().cpu().numpy()
+    as_int = np.rint(scores_np).astype(np.int64)
+    if not np.array_equal(as_int, scores_np):
+        raise ContractError("torch eval-mode scores are not integers")
+    return as_int, as_int.argmax(axis=1)
+
+
+def check_against_torch(net: Netlist, model: Any, x_raw: np.ndarray, what: str) -> GoldenResult:
+    """Golden model == torch eval on every score of every sample, or ContractError."""
+    golden = evaluate(net, x_raw)
+    scores, pred = torch_eval(model, x_raw)
+    bad = np.flatnonzero((golden.scores != scores).any(axis=1) | (golden.pred != pred))
+    if bad.size:
+        raise ContractError(
+            f"{what}: golden model and torch eval differ on {bad.size}/{len(x_raw)} samples "
+            f"(first: sample {bad[0]})"
+        )
+    log.info("%s: golden model == torch eval on %d samples", what, len(x_raw))
+    return golden
+
+
+def load_model(path: str | Path) -> Any:
+    """A saved LogicNet or ThresholdModel (model.pt), whichever the file holds."""
+    from gateflow.nn import LogicNet
+    from gateflow.nn.logic import torch_load
+    from gateflow.nn.threshold_model import MODEL_FORMAT, ThresholdModel
+
+    blob = torch_load(path)
+    if isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT:
+        return ThresholdModel.load(path)
+    return LogicNet.load(path)
+
+
+def train_and_export(
+    config: Any,
+    out_dir: str | Path,
+    passes: tuple[str, ...] = DEFAULT_PASSES,
+    progress: bool = True,
+    resume: bool = False,
+) -> TrainedModel:
+    """Train, export, run the passes; write model.pt, ir.json and train.json to out_dir.
+
+    With ``config.checkpoint_every`` the training state goes to out_dir/train_state.pt;
+    ``resume`` continues an interrupted run from it."""
+    from gateflow.data import get_dataset
+    from gateflow.train.logic import train
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = get_dataset(config.dataset, config.data_dir, download=config.download)
+    model, result = train(
+        config,
+        progress=progress,
+        data=data,
+        state_path=out_dir / "train_state.pt",
+        resume=resume,
+    )
+    model.save(out_dir / "model.pt")
+    meta: dict[str, Any] = {"dataset": config.dataset, "test_accuracy": result.test_acc_hard}
+    if result.sparsity is not None:
+        meta["weight_sparsity"] = result.sparsity
+    raw = export(model, meta)
+    check_against_torch(raw, model, data.X_test, "export")
+    net, stats = run_passes(raw, passes)
+    check_against_torch(net, model, data.X_test, "passes")
+    net.save(out_dir / "ir.json")
+    (out_dir / "train.json").write_text(
+        json.dumps(
+            {
+                "config": config.to_dict(),
+                "result": result.to_dict(),
+                "passes": [s.__dict__ for s in stats],
+            },
+            indent=1,
+        )
+        + "\n"
+    )
+    return TrainedModel(net, raw, stats, result, model)

@@ -1,0 +1,123 @@
+"""A real bitstream through FuseSoC, Yosys and nextpnr (iCEBreaker, small network)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from gateflow.fpga.bitstream import BuildError, BuildOptions, build, check_report
+from gateflow.fpga.boards import load_board
+from gateflow.ir.passes import run_passes
+from gateflow.ir.randnet import random_netlist
+
+pytestmark = [pytest.mark.fpga, pytest.mark.slow]
+
+FIELDS = {
+    "board": str,
+    "device": str,
+    "bitstream": str,
+    "luts": int,
+    "ffs": int,
+    "brams": int,
+    "luts_available": int,
+    "fmax_mhz": float,
+    "target_mhz": float,
+    "latency_cycles": int,
+    "core_luts": int,
+}
+
+
+@pytest.fixture(scope="module")
+def small_net():
+    net, _ = run_passes(random_netlist(48, [160, 120], 4, seed=7))
+    return net
+
+
+@pytest.fixture(scope="module")
+def icebreaker_build(tmp_path_factory, small_net):
+    out = tmp_path_factory.mktemp("icebreaker") / "build"
+    report = build(load_board("icebreaker"), small_net, out, BuildOptions(seed=1))
+    return out, report
+
+
+def test_report_has_every_field(icebreaker_build):
+    out, report = icebreaker_build
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["bitstream"] == report["bitstream"]
+    for field, kind in FIELDS.items():
+        assert isinstance(on_disk[field], kind), field
+    assert on_disk["board"] == "icebreaker" and on_disk["device"] == "iCE40UP5K-SG48"
+    assert on_disk["luts_available"] == 5280
+    assert on_disk["timing_met"] and on_disk["fmax_mhz"] >= on_disk["target_mhz"] == 12.0
+    # the network core alone is smaller than the whole design (UART, framing, FIFOs)
+    assert 0 < on_disk["core_luts"] < on_disk["luts"] <= on_disk["luts_available"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert on_disk["latency_cycles"] == manifest["latency_cycles"]
+    assert manifest["board"]["clk_hz"] == 12_000_000
+
+
+def test_bitstream_is_an_ice40_image(icebreaker_build):
+    out, report = icebreaker_build
+    data = open(report["bitstream"], "rb").read()
+    assert len(data) > 100_000  # an UP5K image is about 104 kB
+    assert data[:4] == b"\xff\x00\x00\xff"  # iCE40 bitstream preamble (after the comment)
+
+
+def test_same_seed_same_bitstream(tmp_path, icebreaker_build, small_net):
+    """Reproducible builds: the same IR and nextpnr seed give a byte-identical bitstream."""
+    _, first = icebreaker_build
+    again = build(
+        load_board("icebreaker"), small_net, tmp_path / "again", BuildOptions(core_luts=False)
+    )
+    assert open(again["bitstream"], "rb").read() == open(first["bitstream"], "rb").read()
+
+
+def test_verdicts(icebreaker_build):
+    _, report = icebreaker_build
+    check_report(report)
+    with pytest.raises(BuildError, match="does not fit: .* luts of 100"):
+        check_report({**report, "luts_available": 100})
+    with pytest.raises(BuildError, match="timing not met: Fmax .* < target 900 MHz"):
+        check_report({**report, "target_mhz": 900.0})
+    check_report({**report, "target_mhz": 900.0}, check_timing=False)
+
+
+def _cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "gateflow.cli", *args], capture_output=True, text=True
+    )
+
+
+def test_cli_unknown_board_lists_the_known_ones():
+    proc = _cli("bitstream", "--board", "nosuchboard", "--model", "x.json")
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    line = proc.stderr.strip()
+    assert line.startswith("gateflow: error: unknown board 'nosuchboard'")
+    for name in ("icebreaker", "ulx3s", "orangecrab", "tangnano9k"):
+        assert name in line
+
+
+def test_cli_missing_model():
+    proc = _cli("bitstream", "--board", "icebreaker", "--model", "missing/ir.json")
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "gateflow: error: IR file not found: missing/ir.json"
+
+
+def test_program_without_a_build(tmp_path):
+    proc = _cli("program", "--board", "icebreaker", "--out", str(tmp_path / "none"))
+    assert proc.returncode == 1
+    assert "run `make bitstream BOARD=icebreaker` first" in proc.stderr
+
+
+def test_threshold_network_builds(tmp_path):
+    """A network of threshold neurons (popcount and signed shift-and-add) through the same
+    board flow: it fits, meets timing and reports its core."""
+    net, _ = run_passes(random_netlist(48, [60, 40, 40], 4, seed=7, kind="mixed", fan_in=10))
+    assert {layer.kind for layer in net.layers} == {"logic", "threshold"}
+    report = build(load_board("icebreaker"), net, tmp_path / "build", BuildOptions(seed=1))
+    check_report(report)
+    assert 0 < report["core_luts"] < report["luts"]
+    manifest = json.loads((tmp_path / "build" / "manifest.json").read_text())
+    assert manifest["num_gates"] == net.num_gates

@@ -1,0 +1,231 @@
+"""Fuzzing the IR loader: any text either loads (and the golden model runs on it) or
+raises IRError with a one-line message; no other exception may escape.
+
+GATEFLOW_FUZZ_EXAMPLES sets the examples per test (default 150; e.g. 10000 for a long run).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateflow import cli, ir
+from gateflow.ir.golden import eval_bits
+from gateflow.ir.randnet import random_netlist
+
+EXAMPLES = int(os.environ.get("GATEFLOW_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    database=None,
+)
+
+VALID = [
+    json.loads(random_netlist(6, [5, 4], 2, seed=1, skip_prob=0.5).to_json()),
+    json.loads(random_netlist(4, [], 3, seed=2).to_json()),
+    json.loads(random_netlist(9, [8, 6, 3], 3, seed=3, skip_prob=0.3).to_json()),
+]
+KEYS = ["format", "version", "meta", "encoder", "layers", "head", "kind", "num_raw_features",
+        "feature", "threshold", "a", "b", "op", "num_classes", "groups"]  # fmt: skip
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.sampled_from([0, 1, -1, 15, 16, 2**31, 2**63, 10**12, 10**40]),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+    st.sampled_from(["gateflow-ir", "thermometer", "logic", "groupsum"]),
+)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=6),
+        st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=4)), inner, max_size=6),
+    ),
+    max_leaves=30,
+)
+
+
+def _must_load_or_refuse(text: str) -> None:
+    try:
+        net = ir.from_json(text)
+    except ir.IRError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and len(message) <= 300
+        return
+    bits = np.random.default_rng(0).integers(0, 2, (70, net.num_inputs), dtype=np.uint8)
+    res = eval_bits(net, bits)
+    assert res.scores.shape == (70, net.num_classes)
+    assert ir.from_json(net.to_json()).to_json() == net.to_json()
+
+
+@FUZZ
+@given(json_values)
+def test_random_json_structures(value):
+    _must_load_or_refuse(json.dumps(value))
+
+
+def _paths(obj, prefix=()):
+    yield prefix
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _paths(v, (*prefix, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj[:4]):
+            yield from _paths(v, (*prefix, i))
+        if obj:
+            yield from _paths(obj[-1], (*prefix, len(obj) - 1))
+
+
+def _perturb(value, how: int, other):
+    if isinstance(value, bool):
+        return [not value, 1, "true", None][how % 4]
+    if isinstance(value, int):
+        return [value + 1, value - 1, -value - 1, value * 10**9, float(value), str(value),
+                True, 2**63, None, [value]][how % 10]  # fmt: skip
+    if isinstance(value, list):
+        return [value[:-1], value + value, [], value[::-1], {"0": value}, other][how % 6]
+    if isinstance(value, dict):
+        return [list(value.values()), {}, {**value, "extra": 1}, other][how % 4]
+    return other
+
+
+@st.composite
+def mutated_irs(draw):
+    doc = copy.deepcopy(draw(st.sampled_from(VALID)))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = list(_paths(doc))
+        path = draw(st.sampled_from(paths))
+        if not path:
+            continue
+        parent = doc
+        for key in path[:-1]:
+            parent = parent[key]
+        key = path[-1]
+        action = draw(st.sampled_from(["delete", "replace", "perturb"]))
+        if action == "delete":
+            if isinstance(parent, dict):
+                del parent[key]
+            else:
+                parent.pop(key)
+        elif action == "replace":
+            parent[key] = draw(json_values)
+        else:
+            parent[key] = _perturb(parent[key], draw(st.integers(0, 50)), draw(scalars))
+    return doc
+
+
+@FUZZ
+@given(mutated_irs())
+def test_mutated_valid_irs(doc):
+    _must_load_or_refuse(json.dumps(doc))
+
+
+@FUZZ
+@given(st.sampled_from(VALID), st.data())
+def test_truncated_and_corrupted_text(doc, data):
+    text = json.dumps(doc)
+    cut = data.draw(st.integers(0, len(text)))
+    edit = data.draw(st.sampled_from(["truncate", "flip", "insert"]))
+    if edit == "truncate":
+        text = text[:cut]
+    elif edit == "flip":
+        text = text[:cut] + data.draw(st.characters(codec="utf-8")) + text[cut + 1 :]
+    else:
+        text = text[:cut] + data.draw(st.sampled_from(["[", "]", "{", ",", "-", "1e999", "NaN",
+                                                       '"', "9" * 5000])) + text[cut:]  # fmt: skip
+    _must_load_or_refuse(text)
+
+
+# ----------------------------------------------------------------- gateflow check
+
+GOOD = VALID[0]
+
+
+def _edit(path, value):
+    doc = copy.deepcopy(GOOD)
+    obj = doc
+    for key in path[:-1]:
+        obj = obj[key]
+    if value is KeyError:
+        del obj[path[-1]]
+    else:
+        obj[path[-1]] = value
+    return json.dumps(doc)
+
+
+BAD_CASES = {
+    "truncated": json.dumps(GOOD)[:57],
+    "invalid JSON": "{'format': 'gateflow-ir'}",
+    "empty file": "",
+    "not an object": "[1, 2, 3]",
+    "missing version": _edit(("version",), KeyError),
+    "wrong version": _edit(("version",), 2),
+    "float version": _edit(("version",), 1.0),
+    "negative index": _edit(("layers", 0, "a", 0), -3),
+    "index out of range": _edit(("layers", 1, "b", 0), 10**6),
+    "forward reference": _edit(("layers", 0, "a", 0), 6),
+    "cycle (reads itself)": _edit(("layers", 1, "a", 1), 12),
+    "wrong widths": _edit(("layers", 0, "op"), [1, 2]),
+    "huge size": _edit(("head", "num_classes"), 10**12),
+    "huge integer": _edit(("layers", 0, "a", 0), 10**40),
+    "bool for int": _edit(("layers", 0, "op", 0), True),
+    "float for int": _edit(("encoder", "threshold", 0), 2.5),
+    "string for int": _edit(("encoder", "num_raw_features"), "6"),
+    "null layers": _edit(("layers",), None),
+    "dict for list": _edit(("head", "groups"), {"0": [11]}),
+    "list for dict": _edit(("encoder",), [1, 2]),
+    "gate number 16": _edit(("layers", 0, "op", 0), 16),
+    "encoder lengths differ": _edit(("encoder", "threshold"), [1]),
+    "encoder order": _edit(("encoder", "threshold"), [200, 100, 50, 25, 12, 6]),
+    "encoder feature range": _edit(("encoder", "feature", 0), 99),
+    "NaN": json.dumps({**GOOD, "meta": {"x": float("nan")}}),
+    "duplicate field": json.dumps(GOOD)[:-1] + ',"version":1}',
+    "empty group": _edit(("head", "groups", 0), []),
+}
+
+
+def test_bad_cases_are_what_they_say():
+    for name, text in BAD_CASES.items():
+        with pytest.raises(ir.IRError) as exc:
+            ir.from_json(text)
+        assert "\n" not in str(exc.value), name
+
+
+@pytest.mark.parametrize("name", sorted(BAD_CASES))
+def test_check_command_one_line_per_bad_case(tmp_path, capsys, name):
+    path = tmp_path / "bad.json"
+    path.write_text(BAD_CASES[name])
+    assert cli.main(["check", str(path)]) != 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1 and err.startswith("gateflow: error: ")
+    assert "Traceback" not in err
+
+
+def test_check_command_subprocess(tmp_path):
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(GOOD))
+    bad = tmp_path / "bad.json"
+    bad.write_text(BAD_CASES["huge size"])
+    ok = subprocess.run([sys.executable, "-m", "gateflow.cli", "check", str(good)],
+                        capture_output=True, text=True)  # fmt: skip
+    assert ok.returncode == 0 and ok.stdout.startswith("OK ") and ok.stdout.count("\n") == 1
+    proc = subprocess.run([sys.executable, "-m", "gateflow.cli", "check", str(bad)],
+                          capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode != 0 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and "num_classes" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    missing = subprocess.run([sys.executable, "-m", "gateflow.cli", "check", str(tmp_path / "no")],
+                             capture_output=True, text=True)  # fmt: skip
+    assert missing.returncode != 0 and "no such file" in missing.stderr
