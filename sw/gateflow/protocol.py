@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from gateflow.errors import GateflowError
+
 log = logging.getLogger(__name__)
 
 PROTOCOL_VERSION = 1
@@ -74,7 +76,7 @@ class ErrorCode(enum.IntEnum):
     UART_FRAMING = 6
 
 
-class ProtocolError(ValueError):
+class ProtocolError(GateflowError, ValueError):
     """A payload or argument that does not fit the protocol."""
 
 

@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from gateflow.hdl.codegen import CoreOptions, generate, latency_cycles
 from gateflow.errors import GateflowError
+from gateflow.hdl.codegen import CoreOptions, generate, latency_cycles
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
 

@@ -10,8 +10,8 @@ import pytest
 
 from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.ir.passes import run_passes
-from gateflow.paths import RTL
 from gateflow.ir.randnet import random_netlist
+from gateflow.paths import RTL
 from gateflow.verify.runner import verilator_lint
 
 RTL_FILES = sorted(RTL.glob("*.sv"))

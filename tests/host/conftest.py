@@ -11,8 +11,8 @@ import pytest
 
 from gateflow import ir
 from gateflow.data import get_dataset
-from gateflow.ir.golden import GoldenResult, evaluate
 from gateflow.host import prepare_sim_build
+from gateflow.ir.golden import GoldenResult, evaluate
 from gateflow.paths import REPO
 
 BUILD = REPO / "build" / "host_tests" / "sim-build"

@@ -13,8 +13,8 @@ import pytest
 
 from gateflow import ir
 from gateflow import protocol as P
-from gateflow.ir.golden import eval_bits
 from gateflow.host import Board, ModelMismatchError, SerialTransport
+from gateflow.ir.golden import eval_bits
 
 
 class Emulator(threading.Thread):

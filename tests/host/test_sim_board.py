@@ -186,8 +186,8 @@ def test_model_mismatch_is_reported(sim_case) -> None:
 
 def test_threshold_network_on_the_simulated_board(tmp_path) -> None:
     """A network of threshold neurons behind the same board top and driver, unchanged."""
-    from gateflow.ir.golden import evaluate
     from gateflow.host import prepare_sim_build
+    from gateflow.ir.golden import evaluate
     from gateflow.ir.passes import run_passes
     from gateflow.ir.randnet import random_netlist
 

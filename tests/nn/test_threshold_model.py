@@ -11,14 +11,14 @@ import torch
 
 from gateflow import cli, ir
 from gateflow.data import get_dataset
-from gateflow.train.export import export
-from gateflow.train.flow import check_against_torch, load_model, torch_eval
 from gateflow.ir.golden import evaluate
+from gateflow.ir.passes import run_passes
 from gateflow.nn import LogicNet, ModelError
 from gateflow.nn.binary import fit, train_switcher
 from gateflow.nn.threshold_model import ThresholdModel
-from gateflow.ir.passes import run_passes
-from gateflow.train.logic import DEFAULTS, TrainError
+from gateflow.train.config import DEFAULTS, TrainError
+from gateflow.train.export import export
+from gateflow.train.flow import check_against_torch, load_model, torch_eval
 from gateflow.train.threshold import build_threshold_model
 
 ARCHS = ("binary", "bitlevel", "switcher")

@@ -7,9 +7,10 @@ import sys
 import pytest
 import torch
 
-from gateflow.train import dist
 from gateflow.nn import LogicNet
-from gateflow.train.logic import DEFAULT_DIGITS, train
+from gateflow.train import dist
+from gateflow.train.config import DEFAULT_DIGITS
+from gateflow.train.logic import train
 
 # 1437 digits / 64 = 22 full batches + 29 samples: the 30 steps include an uneven split.
 ARGS = ["--widths", "300,200", "--steps", "30", "--batch-size", "64", "--threads", "1"]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.data import get_dataset
-from gateflow.train.export import export
+from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
-from gateflow.train.logic import DEFAULT_DIGITS, train
+from gateflow.train.config import DEFAULT_DIGITS
+from gateflow.train.export import export
+from gateflow.train.logic import train
 
 
 def _tree(folder):

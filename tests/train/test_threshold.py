@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from gateflow import ir
-from gateflow.ir import golden
 from gateflow.data.encoding import ThermometerEncoder
 from gateflow.hdl.neurons import KINDS, census, classify, describe, rtl_expr
+from gateflow.ir import golden
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
 

@@ -5,14 +5,8 @@ import pytest
 import torch
 
 from gateflow.data import Dataset, load_digits
-from gateflow.train.logic import (
-    DEFAULT_DIGITS,
-    TrainConfig,
-    TrainError,
-    evaluate,
-    make_encoder,
-    train,
-)
+from gateflow.train.config import DEFAULT_DIGITS, TrainConfig, TrainError
+from gateflow.train.logic import evaluate, make_encoder, train
 
 
 @pytest.fixture(scope="module")
@@ -89,9 +83,9 @@ def test_crop_encoder_on_images():
 
 @pytest.mark.parametrize("backend", ["native", "torch", "reference"])
 def test_trained_model_is_bit_exact_with_the_golden_model(digits, backend):
+    from gateflow.nn import kernels
     from gateflow.train.export import export
     from gateflow.train.flow import check_against_torch
-    from gateflow.nn import kernels
 
     if backend == "native" and not kernels.native_available():
         pytest.skip("no C++ compiler for the native kernel")

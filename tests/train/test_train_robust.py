@@ -6,7 +6,8 @@ import torch
 
 import gateflow.train.logic as train_mod
 from gateflow.data import get_dataset
-from gateflow.train.logic import TrainConfig, TrainError, train
+from gateflow.train.config import TrainConfig, TrainError
+from gateflow.train.logic import train
 
 CONFIG = TrainConfig(widths=[96, 60], steps=30, batch_size=32, seed=5, threads=1,
                      bits_per_feature=1)  # fmt: skip

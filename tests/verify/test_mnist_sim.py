@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.data import get_dataset
+from gateflow.hdl.codegen import CoreOptions, generate
+from gateflow.train.config import DEFAULT_DIGITS
 from gateflow.train.flow import train_and_export
 from gateflow.verify.simulate import simulate
-from gateflow.train.logic import DEFAULT_DIGITS
 
 pytestmark = [pytest.mark.sim, pytest.mark.slow, pytest.mark.data]
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateflow.hdl.codegen import CoreOptions, generate
-from gateflow.train.flow import torch_eval
 from gateflow.ir.golden import evaluate
-from gateflow.nn import LogicNet
 from gateflow.ir.randnet import random_netlist
+from gateflow.nn import LogicNet
+from gateflow.train.flow import torch_eval
 from gateflow.verify.simulate import simulate
 
 

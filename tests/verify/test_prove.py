@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 
 from gateflow import cli
-from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.gates import BY_NAME, GATES
+from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.ir.golden import eval_bits
 from gateflow.ir.netlist import LogicLayer, Netlist
 from gateflow.ir.passes import run_passes
-from gateflow.verify.prove import ProveOptions, prove, prove_core, reference_verilog
 from gateflow.ir.randnet import random_netlist
+from gateflow.verify.prove import ProveOptions, prove, prove_core, reference_verilog
 
 
 @pytest.fixture(scope="module")

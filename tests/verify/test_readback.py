@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.gates import BY_NAME, GATES
+from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
 from gateflow.verify.readback import compare, ir_key, read_network

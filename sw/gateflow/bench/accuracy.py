@@ -17,9 +17,10 @@ from typing import Any
 from gateflow.bench import environment
 from gateflow.data import Dataset, get_dataset
 from gateflow.errors import GateflowError
-from gateflow.train.export import export
 from gateflow.ir.passes import run_passes
-from gateflow.train.logic import TrainConfig, train
+from gateflow.train.config import TrainConfig
+from gateflow.train.export import export
+from gateflow.train.logic import train
 
 log = logging.getLogger(__name__)
 

@@ -29,13 +29,13 @@ import numpy as np
 import torch
 
 from gateflow import __version__
-from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.data import get_dataset
-from gateflow.train.flow import train_and_export
+from gateflow.hdl.codegen import CoreOptions, generate
+from gateflow.hdl.neurons import census
 from gateflow.ir.golden import evaluate
 from gateflow.ir.netlist import Netlist, ThresholdLayer
-from gateflow.hdl.neurons import census
-from gateflow.train.logic import DEFAULTS, TrainConfig
+from gateflow.train.config import DEFAULTS, TrainConfig
+from gateflow.train.flow import train_and_export
 
 log = logging.getLogger(__name__)
 

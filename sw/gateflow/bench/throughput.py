@@ -25,7 +25,8 @@ from gateflow.data import Dataset, get_dataset
 from gateflow.errors import GateflowError
 from gateflow.nn import LogicNet
 from gateflow.nn.kernels import resolve_backend, tune_allocator
-from gateflow.train.logic import TrainConfig, build_model, make_encoder, make_optimizer
+from gateflow.train.config import TrainConfig
+from gateflow.train.logic import build_model, make_encoder, make_optimizer
 
 log = logging.getLogger(__name__)
 

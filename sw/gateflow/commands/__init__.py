@@ -11,8 +11,14 @@ import argparse
 import importlib
 import pkgutil
 
+#: The flow's main steps come first in ``gateflow --help``; the rest follow by name.
+FIRST = ("train", "gen", "sim", "eval", "passes", "info")
+
 
 def register_all(sub: argparse._SubParsersAction) -> None:
-    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{info.name}")
-        module.register(sub)
+    names = [m.name for m in pkgutil.iter_modules(__path__)]
+    order = [n for n in FIRST if n in names] + sorted(n for n in names if n not in FIRST)
+    for name in order:
+        module = importlib.import_module(f"{__name__}.{name}")
+        if hasattr(module, "register"):  # helper modules (options) register nothing
+            module.register(sub)

@@ -11,9 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gateflow.errors import GateflowError
-
 from gateflow.argtypes import positive as _positive
+from gateflow.errors import GateflowError
 
 DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic")
 

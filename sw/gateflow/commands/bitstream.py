@@ -54,8 +54,8 @@ def default_model() -> Path:
     every board build so that their reports describe the same model."""
     ir_path = DEFAULT_MODEL_DIR / "ir.json"
     if not ir_path.exists():
+        from gateflow.train.config import DEFAULT_DIGITS
         from gateflow.train.flow import train_and_export
-        from gateflow.train.logic import DEFAULT_DIGITS
 
         print(f"training the default digits network into {DEFAULT_MODEL_DIR} ...", file=sys.stderr)
         train_and_export(DEFAULT_DIGITS, DEFAULT_MODEL_DIR)

@@ -14,12 +14,12 @@ from pathlib import Path
 
 
 def cmd_train_ddp(args: argparse.Namespace) -> int:
+    from gateflow.commands.options import pct, train_config
     from gateflow.train import dist
-    from gateflow.cli import _pct, _train_config
     from gateflow.train.flow import train_and_export
     from gateflow.train.logic import train
 
-    config = _train_config(args)
+    config = train_config(args)
     me = dist.init_from_env(config.device)
     try:
         if not me.is_main:
@@ -33,7 +33,7 @@ def cmd_train_ddp(args: argparse.Namespace) -> int:
         print(f"pass {s.line()}")
     print(
         f"trained {config.dataset} on {me.world_size} process(es) in {r.seconds:.1f} s: "
-        f"test accuracy {_pct(r.test_acc_hard)} discretized, {_pct(r.test_acc_soft)} soft "
+        f"test accuracy {pct(r.test_acc_hard)} discretized, {pct(r.test_acc_soft)} soft "
         f"(gap {100 * (r.test_acc_soft - r.test_acc_hard):.2f} points)"
     )
     print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
@@ -41,7 +41,7 @@ def cmd_train_ddp(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from gateflow.cli import _add_data_args, _add_train_args
+    from gateflow.commands.options import add_data_args, add_train_args
 
     p = sub.add_parser(
         "train-ddp",
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "torchrun starts (gloo on CPU, NCCL on CUDA). --batch-size is the global batch. "
         "Example: torchrun --nproc_per_node 2 --no-python gateflow train-ddp --out build/ddp",
     )
-    _add_data_args(p)
-    _add_train_args(p)
+    add_data_args(p)
+    add_train_args(p)
     p.add_argument("--out", default="build/model", help="output folder (default: %(default)s)")
     p.set_defaults(func=cmd_train_ddp)

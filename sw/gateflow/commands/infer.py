@@ -47,16 +47,16 @@ def _build_folder(args: argparse.Namespace) -> Path:
 
 def cmd_infer(args: argparse.Namespace) -> int:
     from gateflow import ir
-    from gateflow.cli import _load_dataset
-    from gateflow.ir.golden import evaluate
+    from gateflow.commands.options import load_dataset
     from gateflow.host import Board, SimOptions
     from gateflow.host.bench import measure
+    from gateflow.ir.golden import evaluate
 
     build = _build_folder(args)
     net = ir.load(build / "ir.json") if (build / "ir.json").is_file() else None
     if net is None:
         raise GateflowError(f"no ir.json in {build}: the golden model needs the build's IR")
-    name, data = _load_dataset(args, net)
+    name, data = load_dataset(args, net)
     x, y = data.X_test, data.y_test
     if args.limit:
         x, y = x[: args.limit], y[: args.limit]
@@ -132,7 +132,8 @@ def cmd_infer_bench(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from gateflow.cli import _add_data_args, _nonneg
+    from gateflow.argtypes import nonneg as _nonneg
+    from gateflow.commands.options import add_data_args
 
     p = sub.add_parser(
         "infer",
@@ -179,5 +180,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print a JSON benchmark (samples/s and the UART limit side by side) instead",
     )
     p.add_argument("--json", help="also write the measurements as JSON to this file")
-    _add_data_args(p, default=None)
+    add_data_args(p, default=None)
     p.set_defaults(func=lambda a: cmd_infer_bench(a) if a.bench else cmd_infer(a))

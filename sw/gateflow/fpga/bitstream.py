@@ -24,10 +24,10 @@ from typing import Any
 import yaml
 
 from gateflow.errors import GateflowError
-from gateflow.ir.netlist import Netlist, load
-from gateflow.paths import REPO
 from gateflow.fpga.boards import Board
 from gateflow.fpga.report import core_resources, read_nextpnr_report
+from gateflow.ir.netlist import Netlist, load
+from gateflow.paths import REPO
 
 log = logging.getLogger(__name__)
 

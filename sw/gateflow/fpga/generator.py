@@ -19,8 +19,8 @@ from pathlib import Path
 
 import yaml
 
-from gateflow.hdl.codegen import RTL_LIBRARY, BoardOptions, CoreOptions, generate, generate_board
 from gateflow.errors import GateflowError
+from gateflow.hdl.codegen import RTL_LIBRARY, BoardOptions, CoreOptions, generate, generate_board
 from gateflow.ir.netlist import load
 from gateflow.protocol import BOARD_RTL
 

@@ -9,11 +9,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from gateflow.hdl.codegen import RTL_LIBRARY
 from gateflow.errors import GateflowError
-from gateflow.paths import RTL
 from gateflow.fpga.boards import Board
 from gateflow.fpga.launcher import resolve
+from gateflow.hdl.codegen import RTL_LIBRARY
+from gateflow.paths import RTL
 
 # nextpnr utilisation keys per family: (LUT slots, flip-flops, block RAMs)
 _BELS = {

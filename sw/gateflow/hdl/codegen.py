@@ -21,8 +21,8 @@ import numpy as np
 from gateflow import __version__
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
-from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
 from gateflow.hdl.neurons import describe, rtl_expr
+from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
 from gateflow.paths import RTL, TEMPLATES
 
 RTL_LIBRARY = ("gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv")

@@ -10,7 +10,14 @@ See docs/host.md.
 """
 
 from gateflow.host.board import Board, Inference, LinkStats, ModelMismatchError
-from gateflow.host.simboard import SimBoard, SimBuildError, SimOptions, SimStats, prepare_sim_build, start_sim
+from gateflow.host.simboard import (
+    SimBoard,
+    SimBuildError,
+    SimOptions,
+    SimStats,
+    prepare_sim_build,
+    start_sim,
+)
 from gateflow.host.transport import (
     FaultCounts,
     Faults,

@@ -36,9 +36,15 @@ from typing import Any
 
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
-from gateflow.paths import REPO, RTL
-from gateflow.verify.runner import cache_dir, compiler_id, find_verilator, tool_env, verilator_version
 from gateflow.host.transport import LinkError
+from gateflow.paths import REPO, RTL
+from gateflow.verify.runner import (
+    cache_dir,
+    compiler_id,
+    find_verilator,
+    tool_env,
+    verilator_version,
+)
 
 log = logging.getLogger(__name__)
 

@@ -45,6 +45,8 @@ from typing import Any
 
 import torch
 
+from gateflow.errors import GateflowError
+
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "native", "torch")
@@ -150,7 +152,7 @@ _lib_error: str | None = None
 _lock = threading.Lock()
 
 
-class KernelError(RuntimeError):
+class KernelError(GateflowError, RuntimeError):
     """The native kernel was asked for but cannot be built or loaded."""
 
 

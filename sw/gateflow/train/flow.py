@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 
 from gateflow.errors import GateflowError
-from gateflow.train.export import export
 from gateflow.ir.golden import GoldenResult, evaluate
 from gateflow.ir.netlist import Netlist
 from gateflow.ir.passes import DEFAULT_PASSES, PassStat, run_passes
+from gateflow.train.export import export
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,8 @@ import torch
 from gateflow.data import Dataset, get_dataset
 from gateflow.nn.binary import BitNet, fit, train_switcher
 from gateflow.nn.threshold_model import ThresholdModel
-from gateflow.train.logic import (
-    TrainConfig,
-    TrainError,
-    TrainResult,
-    evaluate,
-    make_encoder,
-    resolve_device,
-    seed_everything,
-)
+from gateflow.train.config import TrainConfig, TrainError, TrainResult
+from gateflow.train.logic import evaluate, make_encoder, resolve_device, seed_everything
 
 log = logging.getLogger(__name__)
 

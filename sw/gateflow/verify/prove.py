@@ -54,9 +54,9 @@ from typing import Any
 
 import numpy as np
 
-from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
+from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.ir.golden import eval_bits, output_bits
 from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
 

@@ -50,6 +50,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+from gateflow.errors import GateflowError
 from gateflow.paths import REPO, RTL
 
 log = logging.getLogger(__name__)
@@ -73,11 +74,11 @@ _LOG_TAIL_LINES = 60
 _lock = threading.Lock()
 
 
-class SimulationError(RuntimeError):
+class SimulationError(GateflowError, RuntimeError):
     """A build failed, the simulator crashed, no test ran, or a cocotb test failed."""
 
 
-class ToolNotFoundError(RuntimeError):
+class ToolNotFoundError(GateflowError, RuntimeError):
     """A tool a Verilator build needs (verilator, make, perl) is not installed."""
 
 
