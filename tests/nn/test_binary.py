@@ -6,17 +6,11 @@ import torch.nn.functional as F
 from gateflow.data import get_dataset
 from gateflow.data.encoding import ThermometerEncoder
 from gateflow.nn import ModelError
-from gateflow.nn.binary import (
-    BinaryLinear,
-    BinaryNet,
-    BitLinear,
-    BitNet,
-    SwitchedNet,
-    ThresholdNet,
-    fit,
-    integer_forward,
-    train_switcher,
-)
+from gateflow.nn.binary import BinaryLinear, BinaryNet
+from gateflow.nn.bitlevel import BitLinear, BitNet
+from gateflow.nn.switcher import SwitchedNet
+from gateflow.nn.threshold import ThresholdNet, integer_forward
+from gateflow.train.threshold import fit, train_switcher
 
 FAMILIES = ("binary", "bit", "switched")
 
@@ -278,7 +272,7 @@ def test_switcher_learns_digits(digits):
 
 # ---------------------------------------------------------------- schedules / init
 def test_penalty_ramp_and_lr_schedules():
-    from gateflow.nn.binary import _ramp, _schedule
+    from gateflow.train.threshold import _ramp, _schedule
 
     assert [_ramp(s, 10, 0.0) for s in (0, 5, 9)] == [1.0, 1.0, 1.0]
     assert [_ramp(s, 10, 0.5) for s in (0, 1, 4, 5, 9)] == pytest.approx([0.2, 0.4, 1.0, 1, 1])

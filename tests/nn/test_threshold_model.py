@@ -14,12 +14,11 @@ from gateflow.data import get_dataset
 from gateflow.ir.golden import evaluate
 from gateflow.ir.passes import run_passes
 from gateflow.nn import LogicNet, ModelError
-from gateflow.nn.binary import fit, train_switcher
 from gateflow.nn.threshold_model import ThresholdModel
 from gateflow.train.config import DEFAULTS, TrainError
 from gateflow.train.export import export
 from gateflow.train.flow import check_against_torch, load_model, torch_eval
-from gateflow.train.threshold import build_threshold_model
+from gateflow.train.threshold import build_threshold_model, fit, train_switcher
 
 ARCHS = ("binary", "bitlevel", "switcher")
 

@@ -3,7 +3,7 @@
 :class:`ThresholdModel` is to the binary-threshold families what
 :class:`~gateflow.nn.logic.LogicNet` is to logic gate networks: the thermometer
 encoder (:class:`~gateflow.nn.encoding.Thermometer`) in front of a
-:class:`~gateflow.nn.binary.ThresholdNet`, so ``model(x_raw)`` gives the class
+:class:`~gateflow.nn.threshold.ThresholdNet`, so ``model(x_raw)`` gives the class
 scores, ``save``/``load`` round-trip it, and :func:`gateflow.export.export`
 turns it into IR threshold layers.
 """
@@ -19,9 +19,12 @@ import torch
 from torch import nn
 
 from gateflow.data.encoding import EncodingError, ThermometerEncoder
-from gateflow.nn.binary import BinaryNet, BitNet, SwitchedNet, ThresholdNet
+from gateflow.nn.binary import BinaryNet
+from gateflow.nn.bitlevel import BitNet
 from gateflow.nn.encoding import Thermometer
 from gateflow.nn.logic import ModelError, atomic_torch_save, read_checkpoint
+from gateflow.nn.switcher import SwitchedNet
+from gateflow.nn.threshold import ThresholdNet
 
 ARCHS = ("binary", "bitlevel", "switcher")
 MODEL_FORMAT = "gateflow.threshold_model"

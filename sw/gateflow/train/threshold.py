@@ -2,8 +2,8 @@
 
 The dataset is encoded once by the thermometer encoder (as for logic gate
 networks), the :class:`~gateflow.nn.threshold_model.ThresholdModel` trains with
-:func:`gateflow.nn.binary.fit` (the switcher family alternates task and
-switcher steps with :func:`gateflow.nn.binary.train_switcher`), and the
+:func:`fit` (the switcher family alternates task and
+switcher steps with :func:`train_switcher`), and the
 accuracies are measured in eval mode, where the network computes exact integers.
 A threshold network computes the same values in training and in eval mode, so
 its "soft" and "hard" accuracies are the same figure.
@@ -14,12 +14,19 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from gateflow.data import Dataset, get_dataset
-from gateflow.nn.binary import BitNet, fit, train_switcher
+from gateflow.nn.bitlevel import BitNet
+from gateflow.nn.logic import ModelError
+from gateflow.nn.switcher import SwitchedNet
+from gateflow.nn.threshold import ThresholdNet
 from gateflow.nn.threshold_model import ThresholdModel
 from gateflow.train.config import TrainConfig, TrainError, TrainResult
 from gateflow.train.logic import evaluate, make_encoder, resolve_device, seed_everything
@@ -130,3 +137,177 @@ def train_threshold(
         steps, seconds, test_acc, 100 * result.sparsity,
     )  # fmt: skip
     return model, result
+
+
+# ------------------------------------------------------------------ the loop
+def _batches(n: int, batch_size: int, steps: int, generator: torch.Generator) -> list[torch.Tensor]:
+    out: list[torch.Tensor] = []
+    while len(out) < steps:
+        perm = torch.randperm(n, generator=generator)
+        out.extend(perm[i : i + batch_size] for i in range(0, n, batch_size))
+    return out[:steps]
+
+
+def _schedule(kind: str, step: int, steps: int, final: float) -> float:
+    """Learning-rate factor at ``step`` of ``steps``: ``"constant"`` (1), ``"cosine"``
+    (1 down to ``final``) or ``"linear"`` (1 down to ``final``)."""
+    if kind == "constant" or steps <= 1:
+        return 1.0
+    frac = step / (steps - 1)
+    if kind == "cosine":
+        return final + (1.0 - final) * 0.5 * (1.0 + float(np.cos(np.pi * frac)))
+    if kind == "linear":
+        return 1.0 + (final - 1.0) * frac
+    raise ModelError(f"unknown lr_schedule {kind!r} (constant, cosine or linear)")
+
+
+def _ramp(step: int, steps: int, ramp: float) -> float:
+    """Penalty factor: linear from 0 to 1 over the first ``ramp`` fraction of the steps."""
+    if not 0.0 <= ramp <= 1.0:
+        raise ModelError(f"sparsity_ramp must lie in [0, 1], got {ramp}")
+    if ramp == 0.0:
+        return 1.0
+    return min(1.0, (step + 1) / (ramp * steps))
+
+
+def _param_groups(
+    params: Sequence[nn.Parameter], thresholds: set[int], lr: float, threshold_lr: float | None
+) -> list[dict]:
+    """Adam groups: the thresholds at ``threshold_lr`` (default ``lr``), the rest at ``lr``."""
+    rest = [p for p in params if id(p) not in thresholds]
+    ths = [p for p in params if id(p) in thresholds]
+    groups = [{"params": rest, "lr": lr, "base_lr": lr}]
+    if ths:
+        t_lr = lr if threshold_lr is None else float(threshold_lr)
+        groups.append({"params": ths, "lr": t_lr, "base_lr": t_lr})
+    return groups
+
+
+def _set_lr(opt: torch.optim.Optimizer, factor: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = group["base_lr"] * factor
+
+
+def fit(
+    net: ThresholdNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int = 300,
+    lr: float = 0.01,
+    batch_size: int = 128,
+    sparsity_weight: float = 0.0,
+    seed: int = 0,
+    calibrate: bool = True,
+    sparsity_ramp: float = 0.0,
+    lr_schedule: str = "constant",
+    final_lr: float = 0.0,
+    threshold_lr: float | None = None,
+) -> list[float]:
+    """Adam on cross-entropy(scores / tau) + ``sparsity_weight * net.penalty()``.
+
+    ``x``: input bits [n, in] (float 0/1), ``y``: labels [n]. Latent parameters
+    are projected back after every step. Returns the per-step task losses; the
+    network is left in eval mode.
+
+    Schedules (the defaults reproduce plain constant-rate training):
+    ``sparsity_ramp`` (fraction of the steps, in [0, 1]) ramps the penalty
+    weight linearly from 0 up to ``sparsity_weight``; ``lr_schedule``
+    (``"constant"``, ``"cosine"`` or ``"linear"``) decays the learning rates to
+    ``final_lr`` times their start; ``threshold_lr`` is the thresholds' own
+    learning rate (default ``lr``).
+    """
+    gen = _start(net, x, batch_size, seed, calibrate)
+    thresholds = {id(layer.threshold) for layer in net.layers}
+    opt = torch.optim.Adam(_param_groups(list(net.parameters()), thresholds, lr, threshold_lr))
+    losses = _optimise(net, x, y, [opt], lambda step: opt, gen, steps, batch_size,
+                       sparsity_weight, sparsity_ramp, lr_schedule, final_lr)  # fmt: skip
+    log.debug("fit: %d steps, final loss %.4f, sparsity %.4f", steps, losses[-1], net.sparsity())
+    return losses
+
+
+def _start(
+    net: ThresholdNet, x: torch.Tensor, batch_size: int, seed: int, calibrate: bool
+) -> torch.Generator:
+    """The batch generator of a run, after the data-dependent threshold init."""
+    gen = torch.Generator().manual_seed(int(seed))
+    if calibrate:
+        net.calibrate(x[torch.randperm(len(x), generator=gen)[: 4 * batch_size]])
+    return gen
+
+
+def _optimise(
+    net: ThresholdNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    optimizers: Sequence[torch.optim.Optimizer],
+    stepping: Callable[[int], torch.optim.Optimizer],
+    gen: torch.Generator,
+    steps: int,
+    batch_size: int,
+    sparsity_weight: float,
+    sparsity_ramp: float,
+    lr_schedule: str,
+    final_lr: float,
+) -> list[float]:
+    """The training loop of :func:`fit` and :func:`train_switcher`: cross-entropy plus
+    the ramped penalty; ``stepping(step)`` is the optimizer that steps (the schedule
+    scales every one). Returns the per-step task losses; leaves ``net`` in eval mode."""
+    net.train()
+    losses: list[float] = []
+    for step, idx in enumerate(_batches(len(x), batch_size, steps, gen)):
+        factor = _schedule(lr_schedule, step, steps, final_lr)
+        for opt in optimizers:
+            _set_lr(opt, factor)
+        loss = F.cross_entropy(net(x[idx]), y[idx])
+        weight = sparsity_weight * _ramp(step, steps, sparsity_ramp)
+        total = loss + weight * net.penalty() if weight else loss
+        for opt in optimizers:
+            opt.zero_grad(set_to_none=True)
+        total.backward()
+        stepping(step).step()
+        net.constrain_()
+        losses.append(float(loss.detach()))
+    net.eval()
+    return losses
+
+
+def train_switcher(
+    net: SwitchedNet,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    steps: int = 300,
+    lr: float = 0.01,
+    switcher_lr: float = 0.01,
+    batch_size: int = 128,
+    sparsity_weight: float = 0.1,
+    seed: int = 0,
+    calibrate: bool = True,
+    sparsity_ramp: float = 0.0,
+    lr_schedule: str = "constant",
+    final_lr: float = 0.0,
+    threshold_lr: float | None = None,
+) -> list[float]:
+    """Alternating optimisation of one objective, cross-entropy + ``sparsity_weight`` *
+    mean switch probability: even steps update the task layers (weights and
+    thresholds) with the switcher fixed, odd steps update the switcher with the
+    task layers fixed. Returns the per-step task losses; leaves ``net`` in eval mode.
+    ``sparsity_ramp``, ``lr_schedule``, ``final_lr`` and ``threshold_lr`` are as in
+    :func:`fit` (the schedule scales both learning rates).
+    """
+    gen = _start(net, x, batch_size, seed, calibrate)
+    thresholds = {id(layer.threshold) for layer in net.layers}
+    task_opt = torch.optim.Adam(_param_groups(net.task_parameters(), thresholds, lr, threshold_lr))
+    switch_opt = torch.optim.Adam(
+        [{"params": list(net.switcher.parameters()), "lr": switcher_lr, "base_lr": switcher_lr}]
+    )
+    losses = _optimise(
+        net, x, y, [task_opt, switch_opt], lambda step: switch_opt if step % 2 else task_opt,
+        gen, steps, batch_size, sparsity_weight, sparsity_ramp, lr_schedule, final_lr,
+    )  # fmt: skip
+    log.debug(
+        "train_switcher: %d steps, final loss %.4f, sparsity %.4f",
+        steps,
+        losses[-1],
+        net.sparsity(),
+    )
+    return losses
