@@ -30,7 +30,15 @@ import numpy as np
 from gateflow.data.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.gates import BY_NAME, GATES, gate_from_truth
-from gateflow.ir.netlist import GroupSum, LogicLayer, Netlist, ThresholdLayer, validate
+from gateflow.ir.netlist import (
+    MAX_NEURON_SUM,
+    MAX_WEIGHT,
+    GroupSum,
+    LogicLayer,
+    Netlist,
+    ThresholdLayer,
+    validate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,17 +164,16 @@ def _simplify_threshold(
         s = base + j
         rs, ri = rep_sig[src], rep_inv[src]
         const = rs == CONST
-        t -= int((w * ri)[const | (ri == 1)].sum())  # constants and the w of w*(1-x)
-        w = np.where(ri == 1, -w, w)[~const]
-        rs = rs[~const]
-        keys, inv = np.unique(rs, return_inverse=True)
+        t_full = t - int((w * ri)[const | (ri == 1)].sum())  # constants and the w of w*(1-x)
+        w_full = np.where(ri == 1, -w, w)[~const]
+        keys, inv = np.unique(rs[~const], return_inverse=True)
         merged = np.zeros(keys.size, dtype=np.int64)
-        np.add.at(merged, inv, w)
+        np.add.at(merged, inv, w_full)
         keep = merged != 0
         keys, merged = keys[keep], merged[keep]
         lo, hi = int(merged[merged < 0].sum()), int(merged[merged > 0].sum())
-        if t <= lo or t > hi:  # the sum cannot cross the threshold: a constant
-            value = int(t <= lo)
+        if t_full <= lo or t_full > hi:  # the sum cannot cross the threshold: a constant
+            value = int(t_full <= lo)
             rep_sig[s], rep_inv[s] = CONST, value
             neurons.append(((), ()))
             thresholds.append(0 if value else 1)
@@ -181,9 +188,65 @@ def _simplify_threshold(
             thresholds.append(0 if inv_out else 1)
             continue
         rep_sig[s], rep_inv[s] = s, 0
+        if not _fits(merged, t_full):
+            keys, merged, t_full = _within_bounds(src, w, t, rs, ri, keys, merged)
         neurons.append((keys, merged))
-        thresholds.append(t)
+        thresholds.append(t_full)
     return ThresholdLayer.from_neurons(neurons, thresholds)
+
+
+def _fits(weight: np.ndarray, threshold: int) -> bool:
+    """Whether a neuron's weights and threshold lie within what :func:`validate` accepts."""
+    if weight.size and (weight.min() < -MAX_WEIGHT or weight.max() >= MAX_WEIGHT):
+        return False
+    return abs(threshold) <= MAX_NEURON_SUM and int(np.abs(weight).sum()) <= MAX_NEURON_SUM
+
+
+def _within_bounds(
+    src: np.ndarray,
+    w: np.ndarray,
+    t: int,
+    rs: np.ndarray,
+    ri: np.ndarray,
+    keys: np.ndarray,
+    merged: np.ndarray,
+) -> tuple[list[int], list[int], int]:
+    """A neuron whose merged weights would leave the validator's bounds, rewritten
+    connection by connection instead: the same function, every weight in range.
+
+    Constant sources still go into the threshold and representatives whose merged
+    weight fits still merge. The connections of a representative whose merged
+    weight does not fit stay unmerged, and an inverted one whose flipped weight
+    would not fit (``-(-2**31)``) keeps reading its inverter (its original source,
+    which the pass leaves an equivalent signal) instead of absorbing the NOT.
+    The original neuron lies within the bounds, so the result does too: merging
+    and dropping constants never raise the sum of absolute weights, and a
+    threshold strictly inside its neuron's range is at most that sum.
+    """
+    total = dict(zip(keys.tolist(), merged.tolist()))  # representatives merging to 0 are absent
+    over = {r for r, v in total.items() if not -MAX_WEIGHT <= v < MAX_WEIGHT}
+    out_src: list[int] = []
+    out_w: list[int] = []
+    for k in range(src.size):
+        r, inv, wk = int(rs[k]), int(ri[k]), int(w[k])
+        if r not in over:  # a constant, or a representative that merges as before
+            if r in total:  # written once, at its first connection
+                out_src.append(r)
+                out_w.append(total.pop(r))
+            t -= wk * inv
+        elif wk == 0:
+            continue
+        elif not inv:
+            out_src.append(r)
+            out_w.append(wk)
+        elif -wk < MAX_WEIGHT:  # absorb the NOT: w*(1-x) = w - w*x
+            out_src.append(r)
+            out_w.append(-wk)
+            t -= wk
+        else:  # keep reading the inverter
+            out_src.append(int(src[k]))
+            out_w.append(wk)
+    return out_src, out_w, t
 
 
 def _set_neuron(layer: ThresholdLayer, j: int, rs: int, ri: int) -> ThresholdLayer:
