@@ -22,7 +22,7 @@ BOARD_ARGS = --board $(BOARD) $(if $(VARIANT),--variant $(VARIANT))
 
 BENCH_DATA ?= ../shared/data/mnist
 
-.PHONY: all venv sim test lint bitstream program boards bench clean distclean help
+.PHONY: all venv sim test test-quick lint bitstream program boards bench clean distclean help
 
 all: sim
 
@@ -36,6 +36,7 @@ help:
 	@echo "make bench [BENCH_DATA=dir]  benchmarks (training vs baseline, accuracy, golden, Verilator):"
 	@echo "                            build/bench/*.json and *.png"
 	@echo "make test                   run the test suite (what CI runs)"
+	@echo "make test-quick             the tests without Verilator, Yosys or training runs (inner loop)"
 	@echo "make lint                   ruff over the Python package and tests"
 	@echo "make clean                  remove build/ ; make distclean also removes .venv"
 
@@ -68,6 +69,9 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not sim and not fpga and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check sw tests sim

@@ -65,6 +65,7 @@ module gf_frame_rx #(
     $fatal(1, "gf_frame_rx: TIMEOUT_BITS must exceed one byte (10 bit periods)");
   end
 
+  // protocol constants: the same values as gateflow.protocol (tests/test_protocol_rtl.py)
   localparam logic [7:0] Sof = 8'hA5;
   localparam logic [7:0] TypeInfer = 8'h01;
   localparam logic [7:0] TypeInfo = 8'h02;

@@ -59,6 +59,11 @@ module gf_frame_tx #(
   localparam int PW = (MaxLen > 1) ? $clog2(MaxLen) : 1;  // payload byte index
   localparam logic [15:0] ResLen = 16'(RES_LEN);
   localparam logic [15:0] InfoLen = 16'(INFO_LEN);
+  // protocol constants: the same values as gateflow.protocol (tests/test_protocol_rtl.py)
+  localparam logic [7:0] Sof = 8'hA5;
+  localparam logic [7:0] TypeResult = 8'h81;
+  localparam logic [7:0] TypeInfoReply = 8'h82;
+  localparam logic [7:0] TypeError = 8'hE0;
 
   typedef enum logic [1:0] {
     KindErr,
@@ -84,17 +89,17 @@ module gf_frame_tx #(
   always_comb begin
     case (kind)
       KindErr: begin
-        ftype  = 8'hE0;
+        ftype  = TypeError;
         len    = 16'd1;
         len_m1 = '0;
       end
       KindInfo: begin
-        ftype  = 8'h82;
+        ftype  = TypeInfoReply;
         len    = InfoLen;
         len_m1 = PW'(INFO_LEN - 1);
       end
       default: begin
-        ftype  = 8'h81;
+        ftype  = TypeResult;
         len    = ResLen;
         len_m1 = PW'(RES_LEN - 1);
       end
@@ -114,7 +119,7 @@ module gf_frame_tx #(
   logic [7:0] hbyte;
   always_comb begin
     case (hidx)
-      3'd0: hbyte = 8'hA5;
+      3'd0: hbyte = Sof;
       3'd1: hbyte = ftype;
       3'd2: hbyte = seq;
       3'd3: hbyte = len[7:0];

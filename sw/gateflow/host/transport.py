@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from gateflow import protocol as P
 from gateflow.errors import GateflowError
 
 log = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class FaultyTransport:
         out = bytearray()
         while len(out) < n:
             b = rng.randrange(256)
-            if b != 0xA5 or self.faults.garbage_sof:
+            if b != P.SOF or self.faults.garbage_sof:
                 out.append(b)
         self.injected.garbage += 1
         return bytes(out)
@@ -208,10 +209,10 @@ class FaultyTransport:
                 self._rx_left -= 1
             elif self._rx_header:
                 self._rx_header.append(b)
-                if len(self._rx_header) == 5:  # SOF TYPE SEQ LEN_LO LEN_HI
+                if len(self._rx_header) == P.HEADER_LEN:  # SOF TYPE SEQ LEN_LO LEN_HI
                     self._rx_left = int.from_bytes(self._rx_header[3:5], "little") + 2
                     self._rx_header.clear()
-            elif b == 0xA5:
+            elif b == P.SOF:
                 if self._rng_rx.random() < self.faults.garbage_rx:
                     out += self._garbage(self._rng_rx)
                 self._rx_header.append(b)
