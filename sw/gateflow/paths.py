@@ -1,16 +1,25 @@
-"""Where gateflow's non-Python parts live: the RTL library, templates and testbenches.
+"""Where gateflow's non-Python parts live: the RTL library, templates, board files,
+constraints and testbenches.
 
-gateflow runs from a checkout of its repository (``pip install -e .``), so
-these are found relative to the package.
+In a checkout (``pip install -e .``, what the Makefile sets up) they are the
+repository's own ``hw/``, ``sim/`` and ``constraints/``. A wheel carries copies of
+the three folders as package data under ``gateflow/_share`` (see setup.py), which
+then take precedence.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-HW = REPO / "hw"
+PACKAGE = Path(__file__).resolve().parent
+SHARE = PACKAGE / "_share"
+REPO = PACKAGE.parents[1]  # the checkout's root (meaningless in an installed wheel)
+INSTALLED = (SHARE / "hw").is_dir()
+ROOT = SHARE if INSTALLED else REPO  # the folder holding hw/, sim/ and constraints/
+
+HW = ROOT / "hw"
 RTL = HW / "rtl"
 TEMPLATES = HW / "templates"
-SIM = REPO / "sim"
-DEFAULT_BUILD = REPO / "build"
+BOARDS = HW / "boards"
+CONSTRAINTS = ROOT / "constraints"
+SIM = ROOT / "sim"

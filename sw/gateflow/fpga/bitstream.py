@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
+from gateflow import paths
 from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
 from gateflow.fpga.report import core_resources, read_nextpnr_report
 from gateflow.ir.netlist import Netlist, load
-from gateflow.paths import REPO
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +185,7 @@ def build(
     cmd = [
         str(VENV_BIN / "fusesoc"),
         "--cores-root",
-        str(REPO / "hw"),
+        str(paths.HW),
         "--cores-root",
         str(cores),
         "run",

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from gateflow import paths
 from gateflow.errors import GateflowError
-from gateflow.paths import REPO
 
-BOARDS_DIR = REPO / "hw" / "boards"
-CONSTRAINTS_DIR = REPO / "constraints"
+BOARDS_DIR = paths.BOARDS
+CONSTRAINTS_DIR = paths.CONSTRAINTS
 FAMILIES = {
     # family: (edalize flow, constraint file suffix, yosys synth command)
     "ice40": ("icestorm", "pcf", "synth_ice40"),

@@ -37,7 +37,7 @@ from typing import Any
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
 from gateflow.host.transport import LinkError
-from gateflow.paths import REPO, RTL
+from gateflow.paths import RTL, SIM
 from gateflow.verify.runner import (
     cache_dir,
     compiler_id,
@@ -48,7 +48,7 @@ from gateflow.verify.runner import (
 
 log = logging.getLogger(__name__)
 
-HARNESS = REPO / "sim" / "board" / "gf_board_sim.cpp"
+HARNESS = SIM / "board" / "gf_board_sim.cpp"
 BINARY = "gf_board_sim"
 DEFAULT_CLKS_PER_BIT = 8
 #: Verilator flags of the simulator build; the design's C++ keeps Verilator's -Os.
