@@ -9,6 +9,7 @@ then take precedence.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
@@ -23,3 +24,13 @@ TEMPLATES = HW / "templates"
 BOARDS = HW / "boards"
 CONSTRAINTS = ROOT / "constraints"
 SIM = ROOT / "sim"
+
+
+def cache_dir() -> Path:
+    """The one folder of gateflow's caches (built training kernels, the compiled Verilator
+    runtime, simulated-board builds): ``$GATEFLOW_CACHE_DIR``, else
+    ``$XDG_CACHE_HOME/gateflow``, else ``~/.cache/gateflow``."""
+    if explicit := os.environ.get("GATEFLOW_CACHE_DIR"):
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "gateflow"

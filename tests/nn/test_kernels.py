@@ -169,7 +169,7 @@ def test_fallback_without_compiler(monkeypatch, tmp_path):
 def test_native_builds_into_a_fresh_cache(monkeypatch, tmp_path):
     if kernels._compiler() is None:
         pytest.skip("no C++ compiler")
-    monkeypatch.setenv("GATEFLOW_CACHE", str(tmp_path))
+    monkeypatch.setenv("GATEFLOW_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(kernels, "_lib", None)
     monkeypatch.setattr(kernels, "_lib_error", None)
     assert kernels.native_available()

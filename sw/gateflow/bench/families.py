@@ -6,7 +6,7 @@ default passes (torch eval == golden model is checked after each), then:
 
 * the test accuracy of the golden model, which is what the hardware computes;
 * the fraction of zero weights (and of zero weight bits for ``bitlevel``);
-* the neurons' function classes (:mod:`gateflow.neurons`: AND/OR/NOR-like,
+* the neurons' function classes (:mod:`gateflow.hdl.neurons`: AND/OR/NOR-like,
   k-of-n, weighted thresholds) and their fan-in;
 * LUTs and flip-flops of the generated core synthesised alone by Yosys for one
   FPGA family (ECP5 by default);

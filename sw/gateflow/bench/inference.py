@@ -1,7 +1,7 @@
 """Inference speed: the bit-packed golden model and the Verilator simulation.
 
 * golden model: gate evaluations per second = gates x samples / seconds of
-  :func:`gateflow.golden.eval_bits` (64 samples per uint64 word, numpy).
+  :func:`gateflow.ir.golden.eval_bits` (64 samples per uint64 word, numpy).
 * Verilator: samples per second through the generated core under cocotb, both
   testbench modes (full throughput, random stalls), build excluded (the second
   of two runs on a cached build; the first run's seconds are reported too).

@@ -4,7 +4,7 @@ The build writes a FuseSoC core for the board (derived from its YAML file) into
 ``build/<board>/cores``, whose generator ``gateflow_net`` turns the IR into the
 network core and board design, and runs ``fusesoc run --build``. edalize's
 flow (icestorm, trellis or apicula) calls Yosys and nextpnr through
-:mod:`gateflow.build.launcher`, which runs the YoWASP builds from PyPI.
+:mod:`gateflow.fpga.launcher`, which runs the YoWASP builds from PyPI.
 """
 
 from __future__ import annotations

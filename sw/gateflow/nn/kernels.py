@@ -157,9 +157,10 @@ class KernelError(GateflowError, RuntimeError):
 
 
 def cache_dir() -> Path:
-    """Where built kernels live: ``$GATEFLOW_CACHE`` or ``~/.cache/gateflow``, + ``kernels``."""
-    base = os.environ.get("GATEFLOW_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "gateflow") / "kernels"
+    """Where built kernels live: ``kernels/`` in :func:`gateflow.paths.cache_dir`."""
+    from gateflow.paths import cache_dir
+
+    return cache_dir() / "kernels"
 
 
 def _compiler() -> str | None:
@@ -242,7 +243,7 @@ def tune_allocator() -> bool:
     activation (measured: about half of a CPU training step). Raising the mmap
     threshold to its 32 MiB maximum and the trim threshold to 1 GiB keeps that
     memory mapped; the process keeps its peak heap instead of shrinking. Applied
-    once per process, by :func:`gateflow.train.train` and the benchmarks.
+    once per process, by :func:`gateflow.train.logic.train` and the benchmarks.
     """
     global _allocator_tuned
     if _allocator_tuned:

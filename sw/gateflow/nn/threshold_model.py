@@ -4,7 +4,7 @@
 :class:`~gateflow.nn.logic.LogicNet` is to logic gate networks: the thermometer
 encoder (:class:`~gateflow.nn.encoding.Thermometer`) in front of a
 :class:`~gateflow.nn.threshold.ThresholdNet`, so ``model(x_raw)`` gives the class
-scores, ``save``/``load`` round-trip it, and :func:`gateflow.export.export`
+scores, ``save``/``load`` round-trip it, and :func:`gateflow.train.export.export`
 turns it into IR threshold layers.
 """
 

@@ -3,7 +3,7 @@
 ``torchrun`` starts one process per device and sets ``RANK``, ``LOCAL_RANK``,
 ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT``; :func:`init_from_env` joins
 the process group (``nccl`` on CUDA, ``gloo`` on CPU) and :func:`device` picks
-this process's device. :func:`gateflow.train.train` trains data-parallel
+this process's device. :func:`gateflow.train.logic.train` trains data-parallel
 whenever a process group with more than one process is initialised: each
 process computes the gradient of its share of every global batch and
 DistributedDataParallel averages them, so N processes with global batch B

@@ -32,7 +32,7 @@ class TrainedModel:
     net: Netlist  # after the passes
     raw: Netlist  # as exported
     stats: list[PassStat]
-    result: Any  # gateflow.train.TrainResult
+    result: Any  # gateflow.train.config.TrainResult
     model: Any  # gateflow.nn.LogicNet
 
 

@@ -2,14 +2,14 @@
 
 ``config.arch`` picks the family: ``lgn`` (logic gate networks, below) or one
 of the binary-threshold families ``binary``, ``bitlevel`` and ``switcher``
-(:mod:`gateflow.train_threshold`).
+(:mod:`gateflow.train.threshold`).
 
 ``train(config)`` is reproducible: the same config (seed included) on the same
 machine, torch version and thread count gives identical logits.
 
 The model trains through its fast path (feature-major fused kernels, see
 :mod:`gateflow.nn.kernels`). Inside an initialised process group of more than
-one process (``torchrun``, see :mod:`gateflow.dist`) training is data-parallel:
+one process (``torchrun``, see :mod:`gateflow.train.dist`) training is data-parallel:
 every process takes its share of each global batch of ``batch_size`` samples
 and DistributedDataParallel averages the gradients, scaled so that the update
 is the one a single process computes on the whole batch.

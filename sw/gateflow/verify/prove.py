@@ -1,6 +1,6 @@
 """Formal equivalence of a generated core with its IR, by SAT under Yosys.
 
-The generated SystemVerilog (:mod:`gateflow.codegen`) is checked against a
+The generated SystemVerilog (:mod:`gateflow.hdl.codegen`) is checked against a
 *reference netlist* written here from the IR alone: flat Verilog modules with
 every gate as one continuous assignment (its expression from
 :mod:`gateflow.gates`, the one gate table), every threshold neuron as a signed
@@ -32,7 +32,7 @@ see docs/verification.md for why they add up to "the core computes the IR":
     No output is valid before ``latency_cycles`` have passed.
 
 A failed check yields a counterexample; for the network check it is an input
-vector, replayed through the golden model (:mod:`gateflow.golden`) and shown
+vector, replayed through the golden model (:mod:`gateflow.ir.golden`) and shown
 beside what the RTL computes.
 """
 

@@ -51,7 +51,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from gateflow.errors import GateflowError
-from gateflow.paths import REPO, RTL
+from gateflow.paths import REPO, RTL, cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -241,14 +241,6 @@ def _failed_cases(results_xml: Path) -> list[str]:
                 msg = (elem.get("message") or elem.text or "").strip()
                 failed.append(f"{case.get('name')}: {msg}" if msg else str(case.get("name")))
     return failed
-
-
-def cache_dir() -> Path:
-    """Folder for gateflow's caches (the compiled Verilator runtime)."""
-    if explicit := os.environ.get("GATEFLOW_CACHE_DIR"):
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "gateflow"
 
 
 @functools.lru_cache(maxsize=4)
