@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
 from gateflow.errors import GateflowError
+from gateflow.protocol import DEFAULT_BAUD
 
 
 def cmd_bitstream(args: argparse.Namespace) -> int:
@@ -139,7 +140,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a register stage after every N argmax comparator levels; 0 = none (default: 0)",
     )
     p.add_argument("--no-scores", action="store_true", help="reply with the class only")
-    p.add_argument("--baud", type=int, default=115_200, help="UART baud rate (default: 115200)")
+    p.add_argument(
+        "--baud", type=int, default=DEFAULT_BAUD, help="UART baud rate (default: %(default)s)"
+    )
     p.add_argument("--window", type=int, default=8, help="frames in flight (default: 8)")
     p.add_argument("--target-mhz", type=float, help="timing target (default: the board clock)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr seed (default: 1)")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from gateflow.argtypes import positive as _positive
 from gateflow.errors import GateflowError
+from gateflow.protocol import DEFAULT_BAUD
 
 DEFAULT_SIM_BUILD = Path("build/infer-sim")
 
@@ -38,7 +39,7 @@ def _build_folder(args: argparse.Namespace) -> Path:
     return prepare_sim_build(
         ir_path,
         args.out,
-        baud=args.baud or 115_200,
+        baud=args.baud or DEFAULT_BAUD,
         window=args.window or 8,
         pipeline_every=args.pipeline_every,
         scores=not args.no_scores,

@@ -28,6 +28,7 @@ from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
 from gateflow.fpga.report import core_resources, read_nextpnr_report
 from gateflow.ir.netlist import Netlist, load
+from gateflow.protocol import DEFAULT_BAUD, DEFAULT_WINDOW
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,8 @@ class BuildOptions:
     popcount_every: int = 0
     argmax_every: int = 0
     scores: bool = True
-    baud: int = 115_200
-    window: int = 8
+    baud: int = DEFAULT_BAUD
+    window: int = DEFAULT_WINDOW
     target_mhz: float | None = None  # default: the board clock
     seed: int = 1
     check_timing: bool = True

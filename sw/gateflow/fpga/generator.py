@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from gateflow import protocol as P
 from gateflow.errors import GateflowError
 from gateflow.hdl.codegen import RTL_LIBRARY, BoardOptions, CoreOptions, generate, generate_board
 from gateflow.ir.netlist import load
@@ -51,11 +52,11 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
             core,
             BoardOptions(
                 clk_hz=int(params["clk_hz"]),
-                baud=int(params.get("baud", 115_200)),
+                baud=int(params.get("baud", P.DEFAULT_BAUD)),
                 n_leds=int(params.get("n_leds", 1)),
                 led_active_low=bool(params.get("led_active_low", False)),
-                window=int(params.get("window", 8)),
-                timeout_bits=int(params.get("timeout_bits", 40)),
+                window=int(params.get("window", P.DEFAULT_WINDOW)),
+                timeout_bits=int(params.get("timeout_bits", P.DEFAULT_TIMEOUT_BITS)),
                 block_ram=bool(params.get("block_ram", True)),
             ),
         )

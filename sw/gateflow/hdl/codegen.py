@@ -24,6 +24,7 @@ from gateflow.gates import GATES
 from gateflow.hdl.neurons import describe, rtl_expr
 from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
 from gateflow.paths import RTL, TEMPLATES
+from gateflow.protocol import DEFAULT_BAUD, DEFAULT_TIMEOUT_BITS, DEFAULT_WINDOW
 
 RTL_LIBRARY = ("gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv")
 MANIFEST_VERSION = 1
@@ -293,11 +294,13 @@ class BoardOptions:
     """What the board design needs beyond the core: clock, link and LEDs."""
 
     clk_hz: int = 12_000_000
-    baud: int = 115_200
+    baud: int = DEFAULT_BAUD
     n_leds: int = 1
     led_active_low: bool = False
-    window: int = 8  # INFER frames the host may keep outstanding (the result FIFO depth)
-    timeout_bits: int = 40  # bit periods of silence that end a partial frame
+    window: int = (
+        DEFAULT_WINDOW  # INFER frames the host may keep outstanding (the result FIFO depth)
+    )
+    timeout_bits: int = DEFAULT_TIMEOUT_BITS  # bit periods of silence that end a partial frame
     block_ram: bool = True  # keep the board's FIFOs in block RAM
     module: str = "gf_board"
 

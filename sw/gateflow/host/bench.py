@@ -28,6 +28,7 @@ import numpy as np
 
 from gateflow.host.board import Board, Inference, LinkStats
 from gateflow.host.simboard import SimOptions
+from gateflow.protocol import DEFAULT_BAUD
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
         from gateflow.commands.infer import DEFAULT_SIM_BUILD
         from gateflow.host.simboard import prepare_sim_build
 
-        build = prepare_sim_build(default_model(), DEFAULT_SIM_BUILD, baud=args.baud or 115_200)
+        build = prepare_sim_build(
+            default_model(), DEFAULT_SIM_BUILD, baud=args.baud or DEFAULT_BAUD
+        )
     result = run_benchmark(
         build,
         port=args.port,
