@@ -30,6 +30,7 @@ import torch
 
 from gateflow import __version__
 from gateflow.data import get_dataset
+from gateflow.fpga.families import FAMILIES as FPGA_FAMILIES
 from gateflow.hdl.codegen import CoreOptions, generate
 from gateflow.hdl.neurons import census
 from gateflow.ir.golden import evaluate
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 FAMILIES = ("binary", "bitlevel", "switcher", "lgn")
 ONE_VALUES = (0.25, 0.5, 1.0, 2.0, 7.5)
-SYNTH = {"ecp5": "synth_ecp5", "ice40": "synth_ice40", "gowin": "synth_gowin"}
 
 # MNIST recipes (train5k, tested on t10k): 1 bit per pixel (pixel >= 128, 784 input
 # bits), the training images plus copies shifted by one pixel, Adam with a cosine
@@ -111,7 +111,7 @@ def core_size(net: Netlist, family: str, work: Path) -> dict[str, Any]:
 
     core = generate(net, work / "core", CoreOptions(backpressure=False))
     start = time.perf_counter()
-    size = synth_core(family, SYNTH[family], core.out_dir, work / "synth")
+    size = synth_core(family, FPGA_FAMILIES[family].synth_command, core.out_dir, work / "synth")
     return {**size, "latency_cycles": core.manifest["latency_cycles"],
             "synth_seconds": round(time.perf_counter() - start, 1)}  # fmt: skip
 

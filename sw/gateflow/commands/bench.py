@@ -13,6 +13,7 @@ from typing import Any
 
 from gateflow.argtypes import positive as _positive
 from gateflow.errors import GateflowError
+from gateflow.fpga.families import FAMILIES as FPGA_FAMILIES
 
 DATASETS = ("mnist", "fashion-mnist", "digits", "synthetic")
 
@@ -239,7 +240,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--families", default="binary,bitlevel,switcher", help="default: %(default)s")
     q.add_argument("--dataset", choices=DATASETS[:3], default="mnist", help="default: %(default)s")
     q.add_argument("--data-dir", help="folder of the MNIST IDX files")
-    q.add_argument("--fpga", choices=("ecp5", "ice40", "gowin"), default="ecp5",
+    q.add_argument("--fpga", choices=tuple(FPGA_FAMILIES), default="ecp5",
                    help="FPGA family of the LUT count (default: %(default)s)")  # fmt: skip
     q.add_argument("--steps", type=_positive, help="override every recipe's steps")
     q.add_argument("--trained-bits-sweep", metavar="K,K,...",

@@ -26,6 +26,7 @@ import yaml
 from gateflow import paths
 from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
+from gateflow.fpga.families import FAMILIES
 from gateflow.fpga.report import core_resources, read_nextpnr_report
 from gateflow.ir.netlist import Netlist, load
 from gateflow.protocol import DEFAULT_BAUD, DEFAULT_WINDOW
@@ -33,7 +34,6 @@ from gateflow.protocol import DEFAULT_BAUD, DEFAULT_WINDOW
 log = logging.getLogger(__name__)
 
 VENV_BIN = Path(sys.executable).parent
-BITSTREAM_SUFFIX = {"ice40": ".bin", "ecp5": ".bit", "gowin": ".fs"}
 
 
 class BuildError(GateflowError):
@@ -202,13 +202,13 @@ def build(
     rc = _run(cmd, out, env, out / "build.log")
     seconds = time.perf_counter() - t0
     name = f"gateflow_build_{board.build_name.replace('-', '_')}_0"
-    bitstream = work / f"{name}{BITSTREAM_SUFFIX[board.family]}"
+    bitstream = work / f"{name}{FAMILIES[board.family].bitstream_suffix}"
     if rc != 0 or not bitstream.exists():
         raise BuildError(
             f"{board.name}: build failed: {_failure_reason(work, out / 'build.log')} "
             f"(log: {out / 'build.log'})"
         )
-    final = out / f"{board.build_name}{BITSTREAM_SUFFIX[board.family]}"
+    final = out / f"{board.build_name}{FAMILIES[board.family].bitstream_suffix}"
     shutil.copyfile(bitstream, final)
     manifest_files = list(work.rglob("manifest.json"))
     manifest = json.loads(manifest_files[0].read_text()) if manifest_files else {}

@@ -17,15 +17,10 @@ import yaml
 
 from gateflow import paths
 from gateflow.errors import GateflowError
+from gateflow.fpga.families import FAMILIES
 
 BOARDS_DIR = paths.BOARDS
 CONSTRAINTS_DIR = paths.CONSTRAINTS
-FAMILIES = {
-    # family: (edalize flow, constraint file suffix, yosys synth command)
-    "ice40": ("icestorm", "pcf", "synth_ice40"),
-    "ecp5": ("trellis", "lpf", "synth_ecp5"),
-    "gowin": ("apicula", "cst", "synth_gowin"),
-}
 
 
 class BoardError(GateflowError):
@@ -56,15 +51,15 @@ class Board:
 
     @property
     def flow(self) -> str:
-        return FAMILIES[self.family][0]
+        return FAMILIES[self.family].flow
 
     @property
     def constraint_suffix(self) -> str:
-        return FAMILIES[self.family][1]
+        return FAMILIES[self.family].constraint_suffix
 
     @property
     def synth_command(self) -> str:
-        return FAMILIES[self.family][2]
+        return FAMILIES[self.family].synth_command
 
     @property
     def constraint_file(self) -> Path:

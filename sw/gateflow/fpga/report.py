@@ -11,16 +11,10 @@ from typing import Any
 
 from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
+from gateflow.fpga.families import FAMILIES
 from gateflow.fpga.launcher import resolve
 from gateflow.hdl.codegen import RTL_LIBRARY
 from gateflow.paths import RTL
-
-# nextpnr utilisation keys per family: (LUT slots, flip-flops, block RAMs)
-_BELS = {
-    "ice40": ("ICESTORM_LC", "ICESTORM_LC", "ICESTORM_RAM"),
-    "ecp5": ("TRELLIS_COMB", "TRELLIS_FF", "DP16KD"),
-    "gowin": ("LUT4", "DFF", "BSRAM"),
-}
 
 
 def read_nextpnr_report(path: Path, board: Board, netlist: Path, top: str) -> dict[str, Any]:
@@ -30,7 +24,8 @@ def read_nextpnr_report(path: Path, board: Board, netlist: Path, top: str) -> di
         raise GateflowError(f"nextpnr wrote no report ({path.name})")
     data = json.loads(path.read_text())
     util = data.get("utilization", {})
-    lut_key, ff_key, ram_key = _BELS[board.family]
+    fam = FAMILIES[board.family]
+    lut_key, ff_key, ram_key = fam.lut_bel, fam.ff_bel, fam.ram_bel
 
     def used(key: str) -> int:
         return int(util.get(key, {}).get("used", 0))
@@ -67,17 +62,12 @@ def netlist_cells(netlist: Path, top: str) -> dict[str, int]:
     return counts
 
 
-_LUT_CELLS = {
-    "ice40": {"SB_LUT4": 1},
-    "ecp5": {"LUT4": 1, "CCU2C": 2},
-    "gowin": {"LUT1": 1, "LUT2": 1, "LUT3": 1, "LUT4": 1, "ALU": 1},
-}
 _FF = re.compile(r"^(SB_DFF\w*|TRELLIS_FF|DFF\w*)$")
 
 
 def cell_counts(cells: dict[str, int], family: str) -> tuple[int, int]:
     """(LUTs, flip-flops) of a Yosys ``stat`` cell table."""
-    luts = sum(n * cells.get(c, 0) for c, n in _LUT_CELLS[family].items())
+    luts = sum(n * cells.get(c, 0) for c, n in FAMILIES[family].lut_cells)
     ffs = sum(v for c, v in cells.items() if _FF.match(c.lstrip("$")))
     return luts, ffs
 
