@@ -21,13 +21,13 @@ import numpy as np
 from gateflow import __version__
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
+from gateflow.hdl.manifest import MANIFEST_VERSION
 from gateflow.hdl.neurons import describe, rtl_expr
 from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
 from gateflow.paths import RTL, TEMPLATES
 from gateflow.protocol import DEFAULT_BAUD, DEFAULT_TIMEOUT_BITS, DEFAULT_WINDOW
 
 RTL_LIBRARY = ("gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv")
-MANIFEST_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -368,38 +368,3 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
     core.files.extend(core.out_dir / f for f in extra)
     core.manifest_path.write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
     return path
-
-
-def pack_outputs(manifest: dict[str, Any], pred: np.ndarray, scores: np.ndarray) -> list[int]:
-    """The m_axis_tdata integer the core must emit for each sample."""
-    out = manifest["output"]
-    iw, sw = out["index_width"], out["score_width"]
-    words = []
-    for k in range(len(pred)):
-        w = int(pred[k])
-        if out["scores"]:
-            for c in range(scores.shape[1]):
-                w |= int(scores[k, c]) << (iw + c * sw)
-        words.append(w)
-    return words
-
-
-def unpack_outputs(manifest: dict[str, Any], words: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """m_axis_tdata integers -> (pred [n], scores [n, C]; zeros when the core has no scores)."""
-    out = manifest["output"]
-    iw, sw = out["index_width"], out["score_width"]
-    n_cls = manifest["num_classes"]
-    pred = np.array([w & ((1 << iw) - 1) for w in words], dtype=np.int64)
-    scores = np.zeros((len(words), n_cls), dtype=np.int64)
-    if out["scores"]:
-        for k, w in enumerate(words):
-            for c in range(n_cls):
-                scores[k, c] = (w >> (iw + c * sw)) & ((1 << sw) - 1)
-    return pred, scores
-
-
-def pack_inputs(bits: np.ndarray) -> list[int]:
-    """Encoded input bits uint8 [n, width] -> s_axis_tdata integers (bit i = input bit i)."""
-    bits = np.asarray(bits, dtype=np.uint8)
-    packed = np.packbits(bits, axis=1, bitorder="little")
-    return [int.from_bytes(row.tobytes(), "little") for row in packed]

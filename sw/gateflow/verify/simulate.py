@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gateflow.hdl.codegen import GeneratedCore, pack_inputs, pack_outputs, unpack_outputs
+from gateflow.hdl.codegen import GeneratedCore
+from gateflow.hdl.manifest import pack_inputs, pack_outputs, unpack_outputs
 from gateflow.ir.golden import GoldenResult, eval_bits
 from gateflow.ir.netlist import Netlist
 from gateflow.paths import SIM
