@@ -26,6 +26,12 @@ CONSTRAINTS = ROOT / "constraints"
 SIM = ROOT / "sim"
 
 
+def default_build() -> Path:
+    """Where builds go by default: the checkout's ``build/``, or ``build/`` in the current
+    folder when gateflow runs from an installed wheel."""
+    return Path("build").resolve() if INSTALLED else REPO / "build"
+
+
 def cache_dir() -> Path:
     """The one folder of gateflow's caches (built training kernels, the compiled Verilator
     runtime, simulated-board builds): ``$GATEFLOW_CACHE_DIR``, else

@@ -28,11 +28,9 @@ class SimCase:
 
 @pytest.fixture(scope="session")
 def sim_case() -> SimCase:
-    from gateflow.commands.bitstream import default_model
+    from gateflow.train.flow import default_model
 
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(REPO)  # default_model() works relative to the repository root
-        ir_path = REPO / default_model()
+    ir_path = default_model()
     build = prepare_sim_build(ir_path, BUILD)
     data = get_dataset("digits")
     net = ir.load(build / "ir.json")

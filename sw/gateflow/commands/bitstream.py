@@ -23,6 +23,8 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         if not ir_path.exists():
             raise GateflowError(f"IR file not found: {ir_path}")
     else:
+        from gateflow.train.flow import default_model
+
         ir_path = default_model()
     opts = BuildOptions(
         pipeline_every=args.pipeline_every,
@@ -45,22 +47,6 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-DEFAULT_MODEL_DIR = Path("build/default-model")
-
-
-def default_model() -> Path:
-    """The default digits network, trained once into build/default-model and shared by
-    every board build so that their reports describe the same model."""
-    ir_path = DEFAULT_MODEL_DIR / "ir.json"
-    if not ir_path.exists():
-        from gateflow.train.config import DEFAULT_DIGITS
-        from gateflow.train.flow import train_and_export
-
-        print(f"training the default digits network into {DEFAULT_MODEL_DIR} ...", file=sys.stderr)
-        train_and_export(DEFAULT_DIGITS, DEFAULT_MODEL_DIR)
-    return ir_path
 
 
 def cmd_boards(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gateflow.argtypes import positive as _positive
 from gateflow.errors import GateflowError
-from gateflow.protocol import DEFAULT_BAUD
+from gateflow.protocol import DEFAULT_BAUD, DEFAULT_WINDOW
 
 DEFAULT_SIM_BUILD = Path("build/infer-sim")
 
@@ -33,14 +33,14 @@ def _build_folder(args: argparse.Namespace) -> Path:
         if not ir_path.is_file():
             raise GateflowError(f"IR file not found: {ir_path}")
     else:
-        from gateflow.commands.bitstream import default_model
+        from gateflow.train.flow import default_model
 
         ir_path = default_model()
     return prepare_sim_build(
         ir_path,
         args.out,
         baud=args.baud or DEFAULT_BAUD,
-        window=args.window or 8,
+        window=args.window or DEFAULT_WINDOW,
         pipeline_every=args.pipeline_every,
         scores=not args.no_scores,
     )

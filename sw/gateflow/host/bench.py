@@ -1,7 +1,7 @@
 """Throughput of the host driver over a board link, beside the UART's limit.
 
-``python -m gateflow.host.bench [--build DIR] [--samples N] [--baud B] [--realtime]``
-(or ``gateflow infer --port sim --bench``) prints one JSON object. Over the
+``gateflow infer --port sim --bench [--build DIR] [--limit N] [--baud B] [--realtime]``
+prints one JSON object from :func:`run_benchmark`. Over the
 simulated board it reports two views:
 
 * wall clock: samples/s as the driver saw them; the simulated link's bit rate
@@ -14,11 +14,8 @@ simulated board it reports two views:
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
-import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +25,6 @@ import numpy as np
 
 from gateflow.host.board import Board, Inference, LinkStats
 from gateflow.host.simboard import SimOptions
-from gateflow.protocol import DEFAULT_BAUD
 
 log = logging.getLogger(__name__)
 
@@ -138,46 +134,3 @@ def run_benchmark(
             ok &= (m.result.scores == golden.scores).all(axis=1)
         out["agreement"] = f"{int(ok.sum())}/{samples}"
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m gateflow.host.bench",
-        description="Driver throughput over a (simulated) board link against the UART limit.",
-    )
-    parser.add_argument("--port", default="sim", help="serial port, or 'sim' (default)")
-    parser.add_argument(
-        "--build",
-        help="board build folder (default for sim: a sim build of the default digits model)",
-    )
-    parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--baud", type=int)
-    parser.add_argument("--window", type=int)
-    parser.add_argument("--realtime", action="store_true", help="pace the simulation")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    build = args.build
-    if build is None:
-        if args.port != "sim":
-            parser.error("--build is required for a serial port")
-        from gateflow.commands.bitstream import default_model
-        from gateflow.commands.infer import DEFAULT_SIM_BUILD
-        from gateflow.host.simboard import prepare_sim_build
-
-        build = prepare_sim_build(
-            default_model(), DEFAULT_SIM_BUILD, baud=args.baud or DEFAULT_BAUD
-        )
-    result = run_benchmark(
-        build,
-        port=args.port,
-        samples=args.samples,
-        baud=args.baud,
-        window=args.window,
-        realtime=args.realtime,
-    )
-    print(json.dumps(result, indent=1))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -122,3 +122,18 @@ def train_and_export(
         + "\n"
     )
     return TrainedModel(net, raw, stats, result, model)
+
+
+def default_model() -> Path:
+    """The default digits network, trained once into ``default-model/`` of
+    :func:`gateflow.paths.default_build` and shared by every board build and the simulated
+    board, so that their reports describe the same model; its IR file."""
+    from gateflow.paths import default_build
+    from gateflow.train.config import DEFAULT_DIGITS
+
+    folder = default_build() / "default-model"
+    ir_path = folder / "ir.json"
+    if not ir_path.exists():
+        log.warning("training the default digits network into %s ...", folder)
+        train_and_export(DEFAULT_DIGITS, folder)
+    return ir_path
