@@ -40,8 +40,10 @@ from gateflow.host.transport import LinkError
 from gateflow.paths import RTL, SIM
 from gateflow.verify.runner import (
     cache_dir,
+    cached_runtime,
     compiler_id,
     find_verilator,
+    store_runtime,
     tool_env,
     verilator_version,
 )
@@ -190,48 +192,6 @@ def _runtime_cache(env: Mapping[str, str], verilator: str) -> Path:
     return cache_dir() / "board-sim" / "runtime" / hashlib.sha256(key.encode()).hexdigest()[:20]
 
 
-def _runtime_objects(rt_dir: Path) -> list[Path]:
-    try:
-        names = json.loads((rt_dir / "objects.json").read_text())
-    except (OSError, ValueError):
-        return []
-    objs = [rt_dir / n for n in names]
-    return objs if objs and all(o.is_file() for o in objs) else []
-
-
-def _global_object_names(obj_dir: Path, prefix: str) -> list[str]:
-    names: list[str] = []
-    collecting = False
-    for line in (obj_dir / f"{prefix}_classes.mk").read_text().splitlines():
-        if line.startswith(("VM_GLOBAL_FAST", "VM_GLOBAL_SLOW")):
-            collecting = True
-        elif collecting and line.startswith((" ", "\t")):
-            names += [w for w in line.split() if w != "\\"]
-        else:
-            collecting = False
-    return [f"{n}.o" for n in names]
-
-
-def _store_runtime(obj_dir: Path, prefix: str, rt_dir: Path) -> None:
-    if _runtime_objects(rt_dir):
-        return
-    try:
-        names = _global_object_names(obj_dir, prefix)
-        if not names or not all((obj_dir / n).is_file() for n in names):
-            return
-        rt_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix="rt.", dir=rt_dir.parent))
-        for n in names:
-            shutil.copy2(obj_dir / n, tmp / n)
-        (tmp / "objects.json").write_text(json.dumps(names))
-        try:
-            tmp.rename(rt_dir)
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    except OSError as exc:
-        log.warning("could not cache the Verilator runtime: %s", exc)
-
-
 def build_simulator(sources: Sequence[Path], params: Mapping[str, Any]) -> Path:
     """The simulator binary of gf_board_top over ``sources`` with ``params``; built on
     first use and cached by the hash of everything that goes into it."""
@@ -263,7 +223,7 @@ def build_simulator(sources: Sequence[Path], params: Mapping[str, Any]) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f"{key}.", dir=root))
     prefix = "Vgf_board_top"
     rt_dir = _runtime_cache(env, version)
-    runtime = _runtime_objects(rt_dir)
+    runtime = cached_runtime(rt_dir)
     cmd = [
         str(verilator),
         "--cc",
@@ -306,7 +266,7 @@ def build_simulator(sources: Sequence[Path], params: Mapping[str, Any]) -> Path:
             f"Verilator build of the simulated board failed (log {build_log}):\n{tail}"
         )
     if not runtime:
-        _store_runtime(work / "obj", prefix, rt_dir)
+        store_runtime(work / "obj", rt_dir, prefix)
     shutil.rmtree(work / "obj", ignore_errors=True)
     try:
         work.rename(final)

@@ -292,7 +292,7 @@ def _runtime_dir(
     return cache_dir() / "verilator-runtime" / digest
 
 
-def _cached_runtime(rt_dir: Path) -> list[Path]:
+def cached_runtime(rt_dir: Path) -> list[Path]:
     """The cached runtime objects in rt_dir, or [] when there is no complete set."""
     try:
         names = json.loads((rt_dir / "manifest.json").read_text())["objects"]
@@ -302,11 +302,11 @@ def _cached_runtime(rt_dir: Path) -> list[Path]:
     return objs if objs and all(o.is_file() for o in objs) else []
 
 
-def _global_objects(build_dir: Path) -> list[str]:
-    """Names of the runtime objects a finished build compiled (from Vtop_classes.mk)."""
+def global_objects(build_dir: Path, prefix: str = "Vtop") -> list[str]:
+    """Names of the runtime objects a finished build compiled (from <prefix>_classes.mk)."""
     names: list[str] = []
     collecting = False
-    for line in (build_dir / "Vtop_classes.mk").read_text().splitlines():
+    for line in (build_dir / f"{prefix}_classes.mk").read_text().splitlines():
         if line.startswith(("VM_GLOBAL_FAST", "VM_GLOBAL_SLOW")):
             collecting = True
         elif collecting and line.startswith((" ", "\t")):
@@ -316,12 +316,13 @@ def _global_objects(build_dir: Path) -> list[str]:
     return [f"{n}.o" for n in names]
 
 
-def _store_runtime(build_dir: Path, rt_dir: Path) -> None:
-    """Copy a finished build's runtime objects into the cache (atomically, best effort)."""
-    if _cached_runtime(rt_dir):
+def store_runtime(build_dir: Path, rt_dir: Path, prefix: str = "Vtop") -> None:
+    """Copy a finished build's runtime objects into the cache (atomically, best effort);
+    :func:`cached_runtime` finds them there. Shared with the simulated board's build."""
+    if cached_runtime(rt_dir):
         return
     try:
-        names = _global_objects(build_dir)
+        names = global_objects(build_dir, prefix)
         if not names or not all((build_dir / n).is_file() for n in names):
             return
         rt_dir.parent.mkdir(parents=True, exist_ok=True)
@@ -532,7 +533,7 @@ def run_cocotb(
                     )
 
             rt_dir = _runtime_dir(str(key["verilator"]), args, waves, tool_env(env))
-            runtime = _cached_runtime(rt_dir)
+            runtime = cached_runtime(rt_dir)
             try:
                 if runtime:
                     try:
@@ -547,7 +548,7 @@ def run_cocotb(
                         runtime = []
                 if not runtime:
                     build({**env, **_make_env(cxx_opt, [])})
-                    _store_runtime(build_dir, rt_dir)
+                    store_runtime(build_dir, rt_dir)
             except (RuntimeError, SystemExit) as exc:
                 raise SimulationError(
                     f"Verilator build of {toplevel} failed ({exc}); log {build_log}:\n"
