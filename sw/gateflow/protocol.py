@@ -41,18 +41,8 @@ DEFAULT_TIMEOUT_BITS = 40
 INFO_PAYLOAD_LEN = 25
 FLAG_SCORES = 0x01
 
-#: The board top and the hand-written RTL it needs besides the generated core, in
-#: compile order (all in hw/rtl).
+#: The board top module (its files: gateflow.hdl.library.BOARD_RTL).
 BOARD_TOP = "gf_board_top"
-BOARD_RTL = (
-    "gf_crc16.sv",
-    "gf_uart_rx.sv",
-    "gf_uart_tx.sv",
-    "gf_sync_fifo.sv",
-    "gf_frame_rx.sv",
-    "gf_frame_tx.sv",
-    "gf_board_top.sv",
-)
 
 
 class FrameType(enum.IntEnum):

@@ -6,9 +6,10 @@ import pytest
 
 from gateflow.errors import GateflowError
 from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
+from gateflow.hdl.library import BOARD_RTL
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
-from gateflow.protocol import BOARD_RTL, clks_per_bit, model_id_bytes
+from gateflow.protocol import clks_per_bit, model_id_bytes
 from gateflow.verify.runner import verilator_lint
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from gateflow import protocol as P
 from gateflow.hdl.codegen import CoreOptions, generate
+from gateflow.hdl.library import BOARD_RTL
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
 from gateflow.verify import repo_root, rtl_source, run_cocotb, verilator_lint
@@ -102,7 +103,7 @@ BOARD_LINT = [
 def test_board_top_lint_clean(cores, scores: str, board: dict) -> None:
     core = cores[scores]
     params = P.board_parameters(core.manifest, **board)
-    sources = [rtl_source(Path(f).stem) for f in P.BOARD_RTL] + core.files
+    sources = [rtl_source(Path(f).stem) for f in BOARD_RTL] + core.files
     assert verilator_lint(sources, toplevel=P.BOARD_TOP, parameters=params) == ""
 
 
@@ -122,7 +123,7 @@ def test_board_top_synthesizes_for_ice40(cores, tmp_path: Path) -> None:
     core = cores["scores1"]
     params = P.board_parameters(core.manifest, clk_hz=12_000_000)
     names = []
-    for f in [*(rtl_source(Path(n).stem) for n in P.BOARD_RTL)]:
+    for f in [*(rtl_source(Path(n).stem) for n in BOARD_RTL)]:
         shutil.copyfile(f, tmp_path / f.name)
         names.append(f.name)
     shutil.copyfile(core.out_dir / "gf_core.sv", tmp_path / "gf_core.sv")

@@ -16,6 +16,7 @@ import pytest
 
 from gateflow import protocol as P
 from gateflow.hdl.codegen import CoreOptions, generate
+from gateflow.hdl.library import BOARD_RTL
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import random_netlist
 from gateflow.verify import SimulationError, repo_root, rtl_source, run_cocotb
@@ -47,7 +48,7 @@ CASES = {
 
 
 def board_sources(core_files: list[Path]) -> list[Path]:
-    return [rtl_source(Path(f).stem) for f in P.BOARD_RTL] + list(core_files)
+    return [rtl_source(Path(f).stem) for f in BOARD_RTL] + list(core_files)
 
 
 def _setup(name: str, work: Path) -> tuple[list[Path], dict, Path]:

@@ -21,9 +21,9 @@ import yaml
 
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
-from gateflow.hdl.codegen import RTL_LIBRARY, BoardOptions, CoreOptions, generate, generate_board
+from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
+from gateflow.hdl.library import BOARD_RTL, RTL_LIBRARY
 from gateflow.ir.netlist import load
-from gateflow.protocol import BOARD_RTL
 
 
 def run(input_yaml: Path, out_dir: Path) -> Path:

@@ -13,7 +13,7 @@ from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
 from gateflow.fpga.families import FAMILIES
 from gateflow.fpga.launcher import resolve
-from gateflow.hdl.codegen import RTL_LIBRARY
+from gateflow.hdl.library import RTL_LIBRARY
 from gateflow.paths import RTL
 
 

@@ -21,13 +21,12 @@ import numpy as np
 from gateflow import __version__
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
+from gateflow.hdl.library import BOARD_RTL, RTL_LIBRARY
 from gateflow.hdl.manifest import MANIFEST_VERSION
 from gateflow.hdl.neurons import describe, rtl_expr
 from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
 from gateflow.paths import RTL, TEMPLATES
 from gateflow.protocol import DEFAULT_BAUD, DEFAULT_TIMEOUT_BITS, DEFAULT_WINDOW
-
-RTL_LIBRARY = ("gf_popcount.sv", "gf_argmax.sv", "gf_skid_buffer.sv")
 
 
 @dataclass(frozen=True)
@@ -319,7 +318,7 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
     opts.check()
     if core.top != "gf_core":
         raise GateflowError("the board top instantiates the core as gf_core; generate it so")
-    from gateflow.protocol import BOARD_RTL, ProtocolError, board_parameters, clks_per_bit
+    from gateflow.protocol import ProtocolError, board_parameters, clks_per_bit
 
     m = core.manifest
     try:

@@ -36,6 +36,7 @@ from typing import Any
 
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
+from gateflow.hdl.library import BOARD_RTL
 from gateflow.host.transport import LinkError
 from gateflow.paths import RTL, SIM
 from gateflow.verify.runner import (
@@ -139,12 +140,12 @@ def find_sources(manifest: Mapping[str, Any], folder: Path) -> list[Path]:
         for name in names:
             if (cand / name).is_file():
                 out.append(cand / name)
-            elif name in P.BOARD_RTL or (RTL / name).is_file():
+            elif name in BOARD_RTL or (RTL / name).is_file():
                 out.append(RTL / name)
             else:
                 break
         else:
-            board = [RTL / f for f in P.BOARD_RTL if f not in names]
+            board = [RTL / f for f in BOARD_RTL if f not in names]
             return [*out, *board]
     raise GateflowError(
         f"the generated core of IR {sha[:16]} ({core_file} and the files manifest.json "
