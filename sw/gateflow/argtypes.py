@@ -32,3 +32,16 @@ def positive(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("expected an integer >= 1")
     return value
+
+
+def numbers(text: str) -> list[float]:
+    """Comma-separated numbers, e.g. ``0.5,1,2.5``."""
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one number")
+    return values

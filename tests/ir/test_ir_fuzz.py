@@ -34,8 +34,24 @@ VALID = [
     json.loads(random_netlist(4, [], 3, seed=2).to_json()),
     json.loads(random_netlist(9, [8, 6, 3], 3, seed=3, skip_prob=0.3).to_json()),
 ]
+
+
+def _real_valued(doc):
+    """A version-2 netlist: real thresholds, feature and class names."""
+    doc = copy.deepcopy(doc)
+    enc = doc["encoder"]
+    doc["version"] = 2
+    enc["values"] = "real"
+    enc["threshold"] = [t / 3 - 0.25 for t in enc["threshold"]]
+    enc["feature_names"] = [f"x{i}" for i in range(enc["num_raw_features"])]
+    doc["head"]["class_names"] = [f"class {c}" for c in range(doc["head"]["num_classes"])]
+    return doc
+
+
+VALID.append(_real_valued(VALID[2]))
 KEYS = ["format", "version", "meta", "encoder", "layers", "head", "kind", "num_raw_features",
-        "feature", "threshold", "a", "b", "op", "num_classes", "groups"]  # fmt: skip
+        "feature", "threshold", "a", "b", "op", "num_classes", "groups", "values",
+        "feature_names", "class_names"]  # fmt: skip
 
 scalars = st.one_of(
     st.none(),
@@ -170,7 +186,7 @@ BAD_CASES = {
     "empty file": "",
     "not an object": "[1, 2, 3]",
     "missing version": _edit(("version",), KeyError),
-    "wrong version": _edit(("version",), 2),
+    "wrong version": _edit(("version",), 3),
     "float version": _edit(("version",), 1.0),
     "negative index": _edit(("layers", 0, "a", 0), -3),
     "index out of range": _edit(("layers", 1, "b", 0), 10**6),
@@ -192,7 +208,15 @@ BAD_CASES = {
     "NaN": json.dumps({**GOOD, "meta": {"x": float("nan")}}),
     "duplicate field": json.dumps(GOOD)[:-1] + ',"version":1}',
     "empty group": _edit(("head", "groups", 0), []),
-}
+    "class names in version 1": _edit(("head", "class_names"), ["a", "b"]),
+    "real encoder in version 1": _edit(("encoder", "values"), "real"),
+    "unknown encoder values": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "values": "complex"}}),
+    "string threshold (real)": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "values": "real", "threshold": ["1"] * 6}}),
+    "threshold beyond binary64": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "values": "real"}})[:-1].replace('"threshold": [', '"threshold": [1' + "0" * 400 + ", ", 1) + "}",
+    "too few class names": json.dumps({**GOOD, "version": 2, "head": {**GOOD["head"], "class_names": ["a"]}}),
+    "repeated class names": json.dumps({**GOOD, "version": 2, "head": {**GOOD["head"], "class_names": ["a", "a"]}}),
+    "feature names wrong count": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "feature_names": ["x"]}}),
+}  # fmt: skip
 
 
 def test_bad_cases_are_what_they_say():

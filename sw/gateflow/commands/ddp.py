@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "torchrun starts (gloo on CPU, NCCL on CUDA). --batch-size is the global batch. "
         "Example: torchrun --nproc_per_node 2 --no-python gateflow train-ddp --out build/ddp",
     )
-    add_data_args(p)
+    add_data_args(p, training=True)
     add_train_args(p)
     p.add_argument("--out", default="build/model", help="output folder (default: %(default)s)")
     p.set_defaults(func=cmd_train_ddp)

@@ -34,5 +34,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("ir", help="IR file (JSON)")
     p.add_argument("--checkpoint", help="model.pt to compare with the golden model")
-    add_data_args(p, default=None)
+    add_data_args(p)
     p.set_defaults(func=cmd_eval)

@@ -181,5 +181,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="print a JSON benchmark (samples/s and the UART limit side by side) instead",
     )
     p.add_argument("--json", help="also write the measurements as JSON to this file")
-    add_data_args(p, default=None)
+    add_data_args(p)
     p.set_defaults(func=lambda a: cmd_infer_bench(a) if a.bench else cmd_infer(a))

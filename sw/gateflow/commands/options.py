@@ -4,19 +4,22 @@ arguments, and what they turn into (a training configuration, core options, a da
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
+from gateflow.argtypes import numbers as _numbers
 from gateflow.argtypes import positive as _positive
 from gateflow.argtypes import widths as _widths
 from gateflow.errors import GateflowError
 
 
-def add_data_args(p: argparse.ArgumentParser, default: str | None = "digits") -> None:
+def add_data_args(p: argparse.ArgumentParser, training: bool = False) -> None:
     p.add_argument(
         "--dataset",
         choices=("digits", "mnist", "fashion-mnist"),
-        default=default,
-        help="dataset (default: %(default)s; digits is bundled and works offline)",
+        help="dataset (default: digits, which is bundled and works offline)"
+        if training
+        else "dataset (default: the one the model was trained on)",
     )
     p.add_argument("--data-dir", help="folder of the MNIST/Fashion-MNIST IDX files")
     p.add_argument(
@@ -24,6 +27,34 @@ def add_data_args(p: argparse.ArgumentParser, default: str | None = "digits") ->
         action="store_true",
         help="download missing IDX files into --data-dir (checksums verified)",
     )
+    g = p.add_argument_group("your own data (instead of --dataset)")
+    g.add_argument(
+        "--data",
+        metavar="FILE",
+        help="a CSV file (header row; real-valued features and a label column) or a .npz "
+        "file (arrays X, y, optionally X_test, y_test)",
+    )
+    g.add_argument("--test-data", metavar="FILE", help="a separate test file with the same columns")
+    g.add_argument(
+        "--label-column", metavar="NAME", help="CSV: the label column (default: the last one)"
+    )
+    if training:
+        g.add_argument(
+            "--test-fraction",
+            type=float,
+            default=0.2,
+            help="without --test-data: the share of each class held out as the test split "
+            "(stratified, seeded; default: %(default)s)",
+        )
+        g.add_argument(
+            "--split-seed", type=int, default=0, help="the test split's seed (default: 0)"
+        )
+        g.add_argument(
+            "--thresholds",
+            type=_numbers,
+            metavar="T1,T2,...",
+            help="with --encoding fixed: the thermometer thresholds of every feature",
+        )
 
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
@@ -107,12 +138,13 @@ def train_config(args: argparse.Namespace):
     changes = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None}
     if args.residual_init:
         changes["residual_init"] = True
-    return DEFAULTS[args.arch].replace(
+    config = DEFAULTS[args.arch].replace(
         dataset=args.dataset or "digits",
         data_dir=args.data_dir,
         download=args.download,
         **changes,
     )
+    return config.replace(**data_options(args))
 
 
 def add_core_args(p: argparse.ArgumentParser) -> None:
@@ -155,9 +187,64 @@ def core_options(args: argparse.Namespace):
     )
 
 
-def load_dataset(args: argparse.Namespace, net=None):
+def data_options(args: argparse.Namespace) -> dict:
+    """The TrainConfig fields of the data options (a user's file, its split, the
+    tabular defaults: a quantile thermometer of 8 bits per feature unless asked)."""
+    if not getattr(args, "data", None):
+        for flag in ("test_data", "label_column"):
+            if getattr(args, flag, None):
+                raise GateflowError(f"--{flag.replace('_', '-')} goes with --data FILE")
+        return {}
+    if args.dataset:
+        raise GateflowError("pass --dataset or --data, not both")
+    out = {
+        "data": args.data,
+        "test_data": args.test_data,
+        "label_column": args.label_column,
+        "test_fraction": args.test_fraction,
+        "split_seed": args.split_seed,
+        "thresholds": args.thresholds,
+        "auto_widths": args.widths is None,
+        "dataset": Path(args.data).name,
+    }
+    if args.encoding is None:
+        out["encoding"] = "fixed" if args.thresholds else "quantile"
+    if args.bits_per_feature is None:
+        out["bits_per_feature"] = TABULAR_BITS
+    return out
+
+
+TABULAR_BITS = 8  # thermometer bits per real-valued feature by default
+
+
+def load_dataset(args: argparse.Namespace, net=None, need_labels: bool = True):
+    """(name, Dataset) to evaluate on: ``--data FILE`` (matched to the model's features
+    and classes, see gateflow.data.tabular.evaluation_set) or a built-in dataset."""
+    if getattr(args, "data", None):
+        if net is None:
+            raise GateflowError("--data needs a model (--model) whose features it holds")
+        from gateflow.data.tabular import evaluation_set
+
+        if args.dataset:
+            raise GateflowError("pass --dataset or --data, not both")
+        path = args.test_data or args.data
+        data = evaluation_set(
+            path,
+            net.encoder.feature_names,
+            net.encoder.num_raw_features,
+            net.head.class_names,
+            trained_on=None if args.test_data else net.meta.get("data"),
+            label_column=args.label_column,
+            need_labels=need_labels,
+        )
+        return data.name, data
     from gateflow.data import get_dataset
 
+    if net is not None and net.encoder.real:
+        raise GateflowError(
+            f"this model takes real-valued features ({net.meta.get('dataset', 'a file')}); "
+            "pass them with --data FILE"
+        )
     name = args.dataset or (net.meta.get("dataset") if net is not None else None) or "digits"
     data = get_dataset(name, args.data_dir, download=args.download)
     if net is not None and data.X_test.shape[1] != net.encoder.num_raw_features:

@@ -85,7 +85,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="an existing IR file; without it the default is trained")
     p.add_argument("--out", default="build/sim", help="output folder (default: %(default)s)")
     p.add_argument("--limit", type=_positive, help="simulate only the first N test samples")
-    add_data_args(p, default=None)
+    add_data_args(p, training=True)
     add_train_args(p)
     add_core_args(p)
     p.set_defaults(func=cmd_sim)

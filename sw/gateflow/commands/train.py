@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "bit-level integer or switcher-masked threshold network); write model.pt, "
         "ir.json (after the passes) and train.json to --out.",
     )
-    add_data_args(p)
+    add_data_args(p, training=True)
     add_train_args(p)
     p.add_argument("--out", default="build/model", help="output folder (default: %(default)s)")
     p.add_argument(

@@ -1,4 +1,5 @@
-"""Datasets: integer raw features (uint8) and labels, with fixed train/test splits."""
+"""Datasets: the built-in ones (integer raw features with fixed train/test splits) and a
+user's own tables (CSV / .npz, real-valued features, :mod:`gateflow.data.tabular`)."""
 
 from gateflow.data.datasets import (
     DATASETS,
@@ -14,6 +15,7 @@ from gateflow.data.datasets import (
     load_mnist,
     shift_augment,
 )
+from gateflow.data.tabular import load_data_file, stratified_split
 
 __all__ = [
     "DATASETS",
@@ -27,5 +29,7 @@ __all__ = [
     "get_dataset",
     "load_digits",
     "load_mnist",
+    "load_data_file",
     "shift_augment",
+    "stratified_split",
 ]

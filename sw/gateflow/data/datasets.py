@@ -1,4 +1,4 @@
-"""Datasets as integer raw features: ``X`` uint8 [n, F], ``y`` int64 [n].
+"""Datasets: raw features ``X`` [n, F] (uint8 for the built-in ones), ``y`` int64 [n].
 
 * ``digits``: scikit-learn's bundled 8x8 digits (offline), values 0..16, with a
   fixed 360-sample test split (see :func:`digits_split`).
@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import logging
@@ -18,6 +19,7 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +34,8 @@ class DatasetError(GateflowError):
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A train/test split of integer raw features."""
+    """A train/test split: integer raw features (the built-in datasets) or float64 ones (a
+    user's table, :mod:`gateflow.data.tabular`)."""
 
     name: str
     X_train: np.ndarray  # uint8 [n_train, F]
@@ -41,6 +44,14 @@ class Dataset:
     y_test: np.ndarray  # int64 [n_test]
     shape: tuple[int, int] | None  # (h, w) of the images, row-major in F; None if not images
     num_classes: int
+    class_names: tuple[str, ...] | None = None  # what each class stands for (a user's labels)
+    feature_names: tuple[str, ...] | None = None  # the raw features' names (a file's columns)
+    source: dict[str, Any] | None = None  # a user's file: its name, sha256 and the split made
+
+    @property
+    def real(self) -> bool:
+        """Whether the raw features are real numbers (a user's table) rather than integers."""
+        return self.X_train.dtype.kind == "f"
 
     @property
     def num_features(self) -> int:
@@ -338,12 +349,6 @@ def shift_augment(data: Dataset, neighbours: int) -> Dataset:
         xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
         out[:, yd, xd] = images[:, ys, xs]
         copies.append(out.reshape(len(images), h * w))
-    return Dataset(
-        name=data.name,
-        X_train=np.concatenate(copies),
-        y_train=np.tile(data.y_train, len(copies)),
-        X_test=data.X_test,
-        y_test=data.y_test,
-        shape=data.shape,
-        num_classes=data.num_classes,
+    return dataclasses.replace(
+        data, X_train=np.concatenate(copies), y_train=np.tile(data.y_train, len(copies))
     )

@@ -25,7 +25,8 @@ from gateflow.errors import GateflowError
 from gateflow.gates import NUM_GATES
 
 IR_FORMAT = "gateflow-ir"
-IR_VERSION = 1
+IR_VERSION = 2  # the newest version; a netlist is written in the oldest that can hold it
+IR_VERSIONS = (1, 2)
 MAX_SIGNALS = 50_000_000  # refuse absurd sizes before allocating anything
 MAX_ENTRIES = 4 * MAX_SIGNALS  # integers in all lists of one IR together
 MAX_FILE_BYTES = 2**31  # larger files are refused before they are read
@@ -170,7 +171,12 @@ class GroupSum:
     """Class c's score is the number of ones among signals groups[c]."""
 
     groups: list[np.ndarray]  # each int64 [k_c]
+    class_names: tuple[str, ...] | None = None  # what each class stands for (IR version 2)
     kind: str = field(default="groupsum", init=False)
+
+    def class_name(self, c: int) -> str:
+        """Class ``c``'s name, or its number when the classes have no names."""
+        return self.class_names[c] if self.class_names is not None else str(c)
 
     @property
     def num_classes(self) -> int:
@@ -181,11 +187,14 @@ class GroupSum:
         return max(int(g.shape[0]) for g in self.groups)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d: dict[str, Any] = {
             "kind": self.kind,
             "num_classes": self.num_classes,
             "groups": [[int(v) for v in g] for g in self.groups],
         }
+        if self.class_names is not None:
+            d["class_names"] = list(self.class_names)
+        return d
 
 
 @dataclass
@@ -224,10 +233,16 @@ class Netlist:
             offsets.append(offsets[-1] + layer.size)
         return offsets
 
+    @property
+    def version(self) -> int:
+        """The IR version this netlist is written in: 2 when it uses real-valued encoder
+        thresholds, feature names or class names, else 1 (so older files keep their bytes)."""
+        return 2 if self.encoder.extended or self.head.class_names is not None else 1
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": IR_FORMAT,
-            "version": IR_VERSION,
+            "version": self.version,
             "meta": self.meta,
             "encoder": self.encoder.to_dict(),
             "layers": [layer.to_dict() for layer in self.layers],
@@ -319,31 +334,50 @@ def from_dict(data: Any) -> Netlist:
     version = data["version"]
     if isinstance(version, bool) or not isinstance(version, int):
         raise IRError(f"IR: version must be an integer, got {_show(version)}")
-    if version != IR_VERSION:
-        raise IRError(f"IR: version {version} is not supported (this gateflow reads {IR_VERSION})")
+    if version not in IR_VERSIONS:
+        raise IRError(
+            f"IR: version {version} is not supported (this gateflow reads versions "
+            f"{', '.join(map(str, IR_VERSIONS))})"
+        )
     _expect_keys(data, "IR", {"format", "version", "encoder", "layers", "head"}, {"meta"})
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
         raise IRError(f"IR: meta must be an object, got {_show(meta)}")
     budget = _Budget()
+    v2 = {"values", "feature_names"} if version >= 2 else set()
 
     enc = data["encoder"]
-    _expect_keys(enc, "encoder", {"kind", "num_raw_features", "feature", "threshold"})
+    _expect_keys(enc, "encoder", {"kind", "num_raw_features", "feature", "threshold"}, v2)
     if enc["kind"] != "thermometer":
         raise IRError(
             f"encoder: kind {_show(enc['kind'])} is not supported (expected 'thermometer')"
         )
     nraw = _exact_int(enc["num_raw_features"], "encoder.num_raw_features", 1, MAX_SIGNALS)
     feature = _int_array(enc["feature"], "encoder.feature", 0, nraw, budget)
-    threshold = _int_array(
-        enc["threshold"], "encoder.threshold", -MAX_THRESHOLD, MAX_THRESHOLD + 1, budget
-    )
+    values = enc.get("values", "integer")
+    if values == "real":
+        threshold = _real_array(enc["threshold"], "encoder.threshold", budget)
+    elif values == "integer":
+        threshold = _int_array(
+            enc["threshold"], "encoder.threshold", -MAX_THRESHOLD, MAX_THRESHOLD + 1, budget
+        )
+    else:
+        raise IRError(f"encoder.values must be 'integer' or 'real', got {_show(values)}")
     if feature.size != threshold.size:
         raise IRError(
             f"encoder: feature and threshold differ in length ({feature.size} vs {threshold.size})"
         )
+    names = enc.get("feature_names")
+    if names is not None:
+        names = _names(names, "encoder.feature_names", nraw)
     try:
-        encoder = ThermometerEncoder(num_raw_features=nraw, feature=feature, threshold=threshold)
+        encoder = ThermometerEncoder(
+            num_raw_features=nraw,
+            feature=feature,
+            threshold=threshold,
+            values=values,
+            feature_names=names,
+        )
     except EncodingError as exc:
         raise IRError(f"encoder: {exc}") from None
 
@@ -377,7 +411,7 @@ def from_dict(data: Any) -> Netlist:
         layers.append(layer)
 
     head = data["head"]
-    _expect_keys(head, "head", {"kind", "num_classes", "groups"})
+    _expect_keys(head, "head", {"kind", "num_classes", "groups"}, {"class_names"} if v2 else set())
     if head["kind"] != "groupsum":
         raise IRError(f"head: kind {_show(head['kind'])} is not supported (expected 'groupsum')")
     if not isinstance(head["groups"], list):
@@ -391,7 +425,44 @@ def from_dict(data: Any) -> Netlist:
         _int_array(g, f"head.groups[{c}]", 0, MAX_SIGNALS, budget)
         for c, g in enumerate(head["groups"])
     ]
-    return validate(Netlist(encoder=encoder, layers=layers, head=GroupSum(groups), meta=meta))
+    class_names = head.get("class_names")
+    if class_names is not None:
+        class_names = _names(class_names, "head.class_names", num_classes)
+    return validate(
+        Netlist(encoder=encoder, layers=layers, head=GroupSum(groups, class_names), meta=meta)
+    )
+
+
+def _real_array(value: Any, where: str, budget: _Budget) -> np.ndarray:
+    """A JSON list of numbers as float64 (each the nearest binary64 value)."""
+    if not isinstance(value, list):
+        raise IRError(f"{where}: expected a list of numbers, got {_show(value)}")
+    if len(value) > MAX_SIGNALS:
+        raise IRError(f"{where}: {len(value)} entries is more than the limit of {MAX_SIGNALS}")
+    budget.take(len(value), where)
+    out = np.zeros(len(value), dtype=np.float64)
+    for i, v in enumerate(value):
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise IRError(f"{where}[{i}]: expected a number, got {_show(v)}")
+        try:
+            out[i] = float(v)
+        except OverflowError:
+            raise IRError(f"{where}[{i}]: {_show(v)} is beyond the binary64 range") from None
+        if not math.isfinite(out[i]):
+            raise IRError(f"{where}[{i}]: {_show(v)} is beyond the binary64 range")
+    return out
+
+
+def _names(value: Any, where: str, count: int) -> tuple[str, ...]:
+    """A JSON list of ``count`` distinct, non-empty strings."""
+    if not isinstance(value, list) or len(value) != count:
+        raise IRError(f"{where}: expected a list of {count} strings, got {_show(value)}")
+    for i, v in enumerate(value):
+        if not isinstance(v, str) or not v or len(v) > 200:
+            raise IRError(f"{where}[{i}]: expected a non-empty string of at most 200 characters")
+    if len(set(value)) != count:
+        raise IRError(f"{where}: the names must be distinct")
+    return tuple(value)
 
 
 def _threshold_from_dict(lay: dict[str, Any], where: str, budget: _Budget) -> ThresholdLayer:
@@ -500,6 +571,13 @@ def validate(net: Netlist) -> Netlist:
             raise IRError(f"IR: more than {MAX_SIGNALS} signals")
     if not isinstance(net.head.groups, list) or net.head.num_classes < 1:
         raise IRError("head: needs at least one class")
+    names = net.head.class_names
+    if names is not None and (
+        len(names) != net.head.num_classes
+        or len(set(names)) != len(names)
+        or not all(isinstance(n, str) and 0 < len(n) <= 200 for n in names)
+    ):
+        raise IRError(f"head.class_names: expected {net.head.num_classes} distinct names")
     for c, g in enumerate(net.head.groups):
         if not _is_int_vector(g) or g.size == 0:
             raise IRError(f"head.groups[{c}]: a class needs at least one signal")

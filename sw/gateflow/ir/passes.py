@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gateflow.data.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.gates import BY_NAME, GATES, gate_from_truth
 from gateflow.ir.netlist import (
@@ -152,7 +151,7 @@ def _simplify(net: Netlist, passthrough: bool) -> Netlist:
                     lay.op[j] = OP_NOT_A
                     lay.a[j] = lay.b[j] = rs
         groups.append(out)
-    return Netlist(net.encoder, new_layers, GroupSum(groups), dict(net.meta))
+    return Netlist(net.encoder, new_layers, GroupSum(groups, net.head.class_names), dict(net.meta))
 
 
 def _simplify_threshold(
@@ -317,11 +316,9 @@ def remove_dead(net: Netlist) -> Netlist:
         layers.append(LogicLayer(a=a, b=b, op=op))
         new_index[offsets[li] + keep] = nxt + np.arange(keep.size)
         nxt += keep.size
-    enc = ThermometerEncoder(
-        net.encoder.num_raw_features, net.encoder.feature[keep_in], net.encoder.threshold[keep_in]
-    )
+    enc = net.encoder.subset(keep_in)
     groups = [new_index[g] for g in net.head.groups]
-    return Netlist(enc, layers, GroupSum(groups), dict(net.meta))
+    return Netlist(enc, layers, GroupSum(groups, net.head.class_names), dict(net.meta))
 
 
 PASSES = {"const": propagate_constants, "fold": fold, "dce": remove_dead}

@@ -10,7 +10,7 @@ from typing import Any
 
 from gateflow.errors import GateflowError
 
-ENCODINGS = ("uniform", "quantile")
+ENCODINGS = ("uniform", "quantile", "fixed")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
 ARCHS = ("lgn", "binary", "bitlevel", "switcher")
@@ -28,8 +28,16 @@ class TrainConfig:
     dataset: str = "digits"
     data_dir: str | None = None
     download: bool = False
+    # a user's own data (gateflow.data.tabular): a CSV / .npz file instead of `dataset`
+    data: str | None = None
+    test_data: str | None = None  # a separate test file (else a stratified split of `data`)
+    label_column: str | None = None  # CSV: the label column (default: the last one)
+    test_fraction: float = 0.2  # the split's test share when there is no test file
+    split_seed: int = 0  # the split's seed (apart from `seed`, so runs compare on one split)
+    thresholds: list[float] | None = None  # encoding "fixed": the thresholds of every feature
+    auto_widths: bool = False  # last width = (its default per class) x the data's classes
     crop: int | None = None  # keep only the centred crop x crop pixels (image datasets)
-    encoding: str = "uniform"  # "uniform" (over the data's value range) or "quantile"
+    encoding: str = "uniform"  # "uniform" (over the value range), "quantile" or "fixed"
     bits_per_feature: int = 2
     widths: list[int] = field(default_factory=lambda: [1000, 1000])
     tau: float = 10.0
@@ -92,6 +100,12 @@ class TrainConfig:
                 raise TrainError("sparsity must be >= 0 and switcher_lr > 0")
             if not 0 <= self.sparsity_ramp <= 1:
                 raise TrainError(f"sparsity_ramp must lie in [0, 1], got {self.sparsity_ramp}")
+        if not 0 < self.test_fraction < 1:
+            raise TrainError(f"test_fraction must lie in (0, 1), got {self.test_fraction}")
+        if self.encoding == "fixed" and not self.thresholds:
+            raise TrainError("encoding 'fixed' needs thresholds (--thresholds 0.5,1,2)")
+        if self.data is None and (self.test_data or self.label_column):
+            raise TrainError("test_data and label_column go with a data file (--data)")
         if self.augment not in (0, 1, 2):
             raise TrainError(f"augment must be 0, 1 or 2, got {self.augment}")
         if self.encoding not in ENCODINGS:
@@ -115,6 +129,43 @@ class TrainConfig:
         if not self.widths or min(self.widths) < 1:
             raise TrainError(f"widths must be positive, got {self.widths}")
 
+
+def load_data(config: TrainConfig):
+    """The dataset ``config`` names: a user's file (``data``) or a built-in dataset."""
+    if config.data is not None:
+        from gateflow.data.tabular import load_data_file
+
+        return load_data_file(
+            config.data,
+            config.test_data,
+            label_column=config.label_column,
+            test_fraction=config.test_fraction,
+            seed=config.split_seed,
+        )
+    from gateflow.data import get_dataset
+
+    return get_dataset(config.dataset, config.data_dir, download=config.download)
+
+
+def fit_to_data(config: TrainConfig, num_classes: int) -> TrainConfig:
+    """``config`` with ``auto_widths`` resolved for a dataset of ``num_classes`` classes:
+    the last layer keeps its default number of outputs per class (the defaults are made
+    for the ten digit classes), so any number of classes works; a last width given by
+    hand must split into the classes."""
+    widths = list(config.widths)
+    if config.auto_widths:
+        per_class = max(1, widths[-1] // DIGITS_CLASSES)
+        widths[-1] = per_class * num_classes
+    elif widths[-1] % num_classes:
+        k = widths[-1] // num_classes
+        raise TrainError(
+            f"the last width ({widths[-1]}) must be a multiple of the {num_classes} classes "
+            f"(e.g. {max(k, 1) * num_classes} or {(k + 1) * num_classes})"
+        )
+    return config.replace(widths=widths, auto_widths=False)
+
+
+DIGITS_CLASSES = 10
 
 # The default small network for digits (what `make sim` trains): 2-bit uniform
 # thermometer (thresholds 6 and 11 on 0..16: 128 input bits), two layers of

@@ -16,13 +16,17 @@ import numpy as np
 from gateflow.ir.netlist import GroupSum, LogicLayer, Netlist, ThresholdLayer, validate
 
 
-def export(model: Any, meta: dict[str, Any] | None = None) -> Netlist:
+def export(
+    model: Any,
+    meta: dict[str, Any] | None = None,
+    class_names: tuple[str, ...] | None = None,
+) -> Netlist:
     """The netlist of ``model`` (a gateflow.nn.LogicNet or ThresholdModel), with
-    ``meta`` recorded in the IR."""
+    ``meta`` recorded in the IR and the classes named ``class_names`` (if given)."""
     from gateflow.nn.threshold_model import ThresholdModel
 
     if isinstance(model, ThresholdModel):
-        return _export_threshold(model, meta)
+        return _export_threshold(model, meta, class_names)
     encoder = model.encoder.to_encoder()
     base = encoder.num_bits  # global number of the previous layer's first signal
     prev = 0
@@ -36,18 +40,22 @@ def export(model: Any, meta: dict[str, Any] | None = None) -> Netlist:
         base += op.shape[0]
     info = {"arch": "lgn", "config": dict(getattr(model, "config", {}))}
     info.update(meta or {})
-    return validate(Netlist(encoder, layers, _head(prev, base - prev, model.num_classes), info))
+    head = _head(prev, base - prev, model.num_classes, class_names)
+    return validate(Netlist(encoder, layers, head, info))
 
 
-def _head(prev: int, width: int, num_classes: int) -> GroupSum:
+def _head(prev: int, width: int, num_classes: int, class_names: tuple[str, ...] | None) -> GroupSum:
     """GroupSum over the last layer [prev, prev + width): class c reads its c-th k bits."""
     k = width // num_classes
     return GroupSum(
-        [np.arange(prev + c * k, prev + (c + 1) * k, dtype=np.int64) for c in range(num_classes)]
+        [np.arange(prev + c * k, prev + (c + 1) * k, dtype=np.int64) for c in range(num_classes)],
+        class_names,
     )
 
 
-def _export_threshold(model: Any, meta: dict[str, Any] | None) -> Netlist:
+def _export_threshold(
+    model: Any, meta: dict[str, Any] | None, class_names: tuple[str, ...] | None
+) -> Netlist:
     encoder = model.encoder.to_encoder()
     base, prev = encoder.num_bits, 0
     layers = []
@@ -58,4 +66,5 @@ def _export_threshold(model: Any, meta: dict[str, Any] | None) -> Netlist:
         base += spec.weight.shape[0]
     info = {"arch": model.arch, "config": dict(model.config)}
     info.update(meta or {})
-    return validate(Netlist(encoder, layers, _head(prev, base - prev, model.num_classes), info))
+    head = _head(prev, base - prev, model.num_classes, class_names)
+    return validate(Netlist(encoder, layers, head, info))

@@ -42,8 +42,9 @@ def torch_eval(model: Any, x_raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     model.eval()
     device = next(model.parameters()).device
+    x = x_raw.astype(np.float64 if x_raw.dtype.kind == "f" else np.int64, copy=False)
     with torch.no_grad():
-        scores = model(torch.as_tensor(x_raw.astype(np.int64), device=device))
+        scores = model(torch.as_tensor(x, device=device))
     scores_np = scores.detach().cpu().numpy()
     as_int = np.rint(scores_np).astype(np.int64)
     if not np.array_equal(as_int, scores_np):
@@ -88,12 +89,13 @@ def train_and_export(
 
     With ``config.checkpoint_every`` the training state goes to out_dir/train_state.pt;
     ``resume`` continues an interrupted run from it."""
-    from gateflow.data import get_dataset
+    from gateflow.train.config import fit_to_data, load_data
     from gateflow.train.logic import train
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    data = get_dataset(config.dataset, config.data_dir, download=config.download)
+    data = load_data(config)
+    config = fit_to_data(config, data.num_classes)
     model, result = train(
         config,
         progress=progress,
@@ -102,10 +104,15 @@ def train_and_export(
         resume=resume,
     )
     model.save(out_dir / "model.pt")
-    meta: dict[str, Any] = {"dataset": config.dataset, "test_accuracy": result.test_acc_hard}
+    meta: dict[str, Any] = {"dataset": data.name, "test_accuracy": result.test_acc_hard}
+    if data.source is not None:
+        meta["data"] = {k: v for k, v in data.source.items() if k != "split"}
+        if "split" in data.source:  # enough to make the split again (stratified_split)
+            split = data.source["split"]
+            meta["data"]["split"] = {"test_fraction": split["test_fraction"], "seed": split["seed"]}
     if result.sparsity is not None:
         meta["weight_sparsity"] = result.sparsity
-    raw = export(model, meta)
+    raw = export(model, meta, class_names=data.class_names)
     check_against_torch(raw, model, data.X_test, "export")
     net, stats = run_passes(raw, passes)
     check_against_torch(net, model, data.X_test, "passes")
@@ -114,6 +121,7 @@ def train_and_export(
         json.dumps(
             {
                 "config": config.to_dict(),
+                "data": data.source,
                 "result": result.to_dict(),
                 "passes": [s.__dict__ for s in stats],
             },

@@ -61,10 +61,23 @@ def make_encoder(config: TrainConfig, data: Dataset) -> ThermometerEncoder:
         if data.shape is None:
             raise TrainError(f"crop needs an image dataset; {data.name} has no image shape")
         features = center_crop_features(data.shape, config.crop)
-    if config.encoding == "quantile":
-        return ThermometerEncoder.quantile(data.X_train, config.bits_per_feature, features)
-    lo, hi = int(data.X_train.min()), int(data.X_train.max())
-    return ThermometerEncoder.uniform(data.num_features, config.bits_per_feature, lo, hi, features)
+    if config.encoding == "fixed":
+        encoder = ThermometerEncoder.fixed(
+            data.num_features,
+            config.thresholds or [],
+            features,
+            values="real" if data.real else "integer",
+        )
+    elif config.encoding == "quantile":
+        encoder = ThermometerEncoder.quantile(data.X_train, config.bits_per_feature, features)
+    elif data.real:
+        encoder = ThermometerEncoder.uniform_real(data.X_train, config.bits_per_feature, features)
+    else:
+        lo, hi = int(data.X_train.min()), int(data.X_train.max())
+        encoder = ThermometerEncoder.uniform(
+            data.num_features, config.bits_per_feature, lo, hi, features
+        )
+    return encoder.with_names(data.feature_names)
 
 
 def build_model(config: TrainConfig, encoder: ThermometerEncoder, num_classes: int) -> LogicNet:
