@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 
 #: The flow's main steps come first in ``gateflow --help``; the rest follow by name.
-FIRST = ("train", "gen", "sim", "eval", "passes", "info")
+FIRST = ("train", "gen", "sim", "eval", "predict", "passes", "info")
 
 
 def register_all(sub: argparse._SubParsersAction) -> None:

@@ -235,6 +235,7 @@ def build_manifest(net: Netlist, opts: CoreOptions, files: list[str]) -> dict[st
             "index_width": iw,
             "fields": fields,
             "argmax_ties": "lowest class index",
+            **({"class_names": list(net.head.class_names)} if net.head.class_names else {}),
         },
     }
 

@@ -97,8 +97,8 @@ class Board:
     """A board running a gateflow build, reached through a transport.
 
     Open with :meth:`open`; use as a context manager. ``infer`` / ``predict``
-    take raw samples (integer features, encoded here as the manifest's encoder
-    says), ``infer_bits`` already encoded input bits.
+    take raw samples (integer or real-valued features, encoded here as the manifest's
+    encoder says), ``infer_bits`` already encoded input bits.
     """
 
     def __init__(
@@ -125,6 +125,10 @@ class Board:
         if self.encoder.num_bits != self.in_bits:
             raise GateflowError("the manifest's encoder and input width disagree")
         self.layout = P.ResultLayout.from_manifest(m)
+        names = m["output"].get("class_names")
+        self.class_names: tuple[str, ...] = (
+            tuple(names) if names else tuple(str(c) for c in range(self.layout.num_classes))
+        )
         board = m.get("board", {})
         self.baud = int(baud or board.get("baud", P.DEFAULT_BAUD))
         self._window_req = window or int(board.get("window", P.DEFAULT_WINDOW))
@@ -375,6 +379,10 @@ class Board:
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class of each raw sample: int64 [n]."""
         return self.infer(x).pred
+
+    def predict_labels(self, x: np.ndarray) -> list[str]:
+        """Class name of each raw sample (the training labels, for a user's data)."""
+        return [self.class_names[c] for c in self.predict(x)]
 
     def infer(self, x: np.ndarray) -> Inference:
         """Class (and scores, when the build has them) of each raw sample."""
