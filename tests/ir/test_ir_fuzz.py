@@ -180,6 +180,19 @@ def _edit(path, value):
     return json.dumps(doc)
 
 
+def _v2(path, value, real=False):
+    """GOOD as a version-2 file (real-valued if asked), with one field changed."""
+    doc = copy.deepcopy(GOOD)
+    doc["version"] = 2
+    if real:
+        doc["encoder"]["values"] = "real"
+    obj = doc
+    for key in path[:-1]:
+        obj = obj[key]
+    obj[path[-1]] = value
+    return json.dumps(doc)
+
+
 BAD_CASES = {
     "truncated": json.dumps(GOOD)[:57],
     "invalid JSON": "{'format': 'gateflow-ir'}",
@@ -210,12 +223,12 @@ BAD_CASES = {
     "empty group": _edit(("head", "groups", 0), []),
     "class names in version 1": _edit(("head", "class_names"), ["a", "b"]),
     "real encoder in version 1": _edit(("encoder", "values"), "real"),
-    "unknown encoder values": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "values": "complex"}}),
-    "string threshold (real)": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "values": "real", "threshold": ["1"] * 6}}),
-    "threshold beyond binary64": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "values": "real"}})[:-1].replace('"threshold": [', '"threshold": [1' + "0" * 400 + ", ", 1) + "}",
-    "too few class names": json.dumps({**GOOD, "version": 2, "head": {**GOOD["head"], "class_names": ["a"]}}),
-    "repeated class names": json.dumps({**GOOD, "version": 2, "head": {**GOOD["head"], "class_names": ["a", "a"]}}),
-    "feature names wrong count": json.dumps({**GOOD, "version": 2, "encoder": {**GOOD["encoder"], "feature_names": ["x"]}}),
+    "unknown encoder values": _v2(("encoder", "values"), "complex"),
+    "string threshold (real)": _v2(("encoder", "threshold"), ["1"] * 6, real=True),
+    "threshold beyond binary64": _v2(("encoder", "threshold", 0), 10**400, real=True),
+    "too few class names": _v2(("head", "class_names"), ["a"]),
+    "repeated class names": _v2(("head", "class_names"), ["a", "a"]),
+    "feature names wrong count": _v2(("encoder", "feature_names"), ["x"]),
 }  # fmt: skip
 
 

@@ -57,12 +57,43 @@ def add_data_args(p: argparse.ArgumentParser, training: bool = False) -> None:
         )
 
 
+THRESHOLD_ARCHS = ("binary", "bitlevel", "switcher")
+
+
+def _show(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def arch_default(name: str, archs: tuple[str, ...] | None = None) -> str:
+    """ "(default: ...)" for config field ``name``, read from train.DEFAULTS: one value when
+    the families ``archs`` (default: all) agree, else the value of each family."""
+    from gateflow.train.config import ARCHS, DEFAULTS
+
+    groups: dict[str, list[str]] = {}
+    for arch in archs or ARCHS:
+        groups.setdefault(_show(getattr(DEFAULTS[arch], name)), []).append(arch)
+    if len(groups) == 1:
+        return f"(default: {next(iter(groups))})"
+    return "(default: " + "; ".join(f"{v} for {', '.join(a)}" for v, a in groups.items()) + ")"
+
+
 def add_train_args(p: argparse.ArgumentParser) -> None:
-    from gateflow.train.config import ARCHS
+    from gateflow.train.config import ARCHS, DEVICES, MAX_VAL_FRACTION
 
     # Every default comes from the --arch's default digits network (train.DEFAULTS),
-    # so the options below default to None and train_config fills them in.
+    # so the options below default to None and train_config fills them in; the help
+    # shows those defaults (arch_default).
     g = p.add_argument_group("training (defaults: the small digits network of --arch)")
+
+    def opt(flag: str, help: str = "", archs: tuple[str, ...] | None = None, **kw) -> None:
+        name = flag[2:].replace("-", "_")
+        g.add_argument(flag, help=f"{help} {arch_default(name, archs)}".strip(), **kw)
+
+    lgn, threshold = ("lgn",), THRESHOLD_ARCHS
     g.add_argument(
         "--arch",
         choices=ARCHS,
@@ -71,56 +102,84 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
         "bitlevel: integer weights trained bit by bit; switcher: weights masked by a "
         "learned switcher network (default: %(default)s)",
     )
-    g.add_argument("--widths", type=_widths, help="neurons per layer, comma-separated")
-    g.add_argument(
+    opt("--widths", "neurons per layer, comma-separated", type=_widths)
+    opt(
         "--mode",
+        "lgn: gumbel (hard forward + straight-through) or softmax (mixture of 16 gates)",
+        lgn,
         choices=("gumbel", "softmax"),
-        help="lgn: gumbel (hard forward + straight-through) or softmax (mixture of 16 gates)",
     )
-    g.add_argument("--steps", type=_positive)
-    g.add_argument("--batch-size", type=_positive)
-    g.add_argument("--lr", type=float)
-    g.add_argument("--tau", type=float, help="GroupSum temperature")
-    g.add_argument("--bits-per-feature", type=_positive)
-    g.add_argument("--encoding", choices=("uniform", "quantile"))
-    g.add_argument("--connections", choices=("random", "unique"), help="lgn wiring")
+    opt("--steps", "optimiser steps", type=_positive)
+    opt("--batch-size", "samples per optimiser step", type=_positive)
+    opt("--lr", "Adam learning rate", type=float)
+    opt("--tau", "GroupSum temperature", type=float)
+    opt("--bits-per-feature", "thermometer bits per input feature", type=_positive)
+    opt("--encoding", "thermometer thresholds", choices=("uniform", "quantile"))
+    opt("--connections", "lgn wiring", lgn, choices=("random", "unique"))
     g.add_argument(
-        "--residual-init", action="store_true", help="lgn: start every gate as pass-through"
+        "--residual-init",
+        action="store_true",
+        help="lgn: start every gate as pass-through (default: off)",
     )
-    g.add_argument("--schedule", choices=("constant", "cosine"), help="learning-rate schedule")
-    g.add_argument("--temperature", type=float, help="lgn: Gumbel-softmax temperature")
-    g.add_argument("--crop", type=_positive, help="keep the centred CROP x CROP pixels")
-    g.add_argument(
+    opt("--schedule", "learning-rate schedule", choices=("constant", "cosine"))
+    opt("--temperature", "lgn: Gumbel-softmax temperature", lgn, type=float)
+    opt("--crop", "keep only the centred CROP x CROP pixels (none: all)", type=_positive)
+    opt(
         "--density",
+        "binary/bitlevel: initial fraction of the weights (bits) that are 1",
+        ("binary", "bitlevel"),
         type=float,
-        help="binary/bitlevel: initial fraction of the weights (bits) that are 1",
     )
-    g.add_argument("--weight-bits", type=_positive, help="bitlevel: bits of a weight")
-    g.add_argument(
-        "--trained-bits", type=_positive, help="bitlevel: train only the K most significant bits"
+    opt("--weight-bits", "bitlevel: bits of a weight", ("bitlevel",), type=_positive)
+    opt(
+        "--trained-bits",
+        "bitlevel: train only the K most significant bits",
+        ("bitlevel",),
+        type=_positive,
     )
-    g.add_argument("--levels", type=_positive, help="switcher: weights in -LEVELS..LEVELS")
-    g.add_argument("--sparsity", type=float, help="threshold families: sparsity penalty weight")
-    g.add_argument("--switcher-lr", type=float, help="switcher: its network's learning rate")
-    g.add_argument(
+    opt("--levels", "switcher: weights in -LEVELS..LEVELS", ("switcher",), type=_positive)
+    opt("--sparsity", "threshold families: sparsity penalty weight", threshold, type=float)
+    opt("--switcher-lr", "switcher: its network's learning rate", ("switcher",), type=float)
+    opt(
         "--sparsity-ramp",
+        "threshold families: raise the penalty from 0 over this fraction of the steps",
+        threshold,
         type=float,
-        help="threshold families: raise the penalty from 0 over this fraction of the steps",
     )
-    g.add_argument(
+    opt(
         "--augment",
+        "add training images shifted by one pixel: 1 = 4 shifts (x5 data), 2 = 8 shifts (x9)",
         type=int,
         choices=(0, 1, 2),
-        help="add training images shifted by one pixel: 1 = 4 shifts (x5 data), 2 = 8 shifts (x9)",
     )
-    g.add_argument(
+    opt(
         "--checkpoint-every",
+        "lgn: write the training state to OUT/train_state.pt every N steps (0: never)",
+        lgn,
         type=_nonneg,
-        help="lgn: write the training state to OUT/train_state.pt every N steps (0: never)",
     )
-    g.add_argument("--seed", type=int)
-    g.add_argument("--threads", type=_positive, help="torch CPU threads (default: 1)")
-    g.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    opt(
+        "--val-fraction",
+        f"hold out this stratified, seeded fraction (0 to {MAX_VAL_FRACTION}) of the training "
+        "split as a validation split (never the test split); the model kept is the best one "
+        "by discretized validation accuracy (ties: the earlier); 0: no split, the last model",
+        type=float,
+    )
+    opt(
+        "--early-stopping",
+        "stop after N evaluations without a better discretized validation accuracy "
+        "(needs --val-fraction; 0: off)",
+        type=_nonneg,
+    )
+    opt(
+        "--eval-every",
+        "evaluate (history, report curves, model selection) every N steps; 0: at the end "
+        "only, or about 20 times with --val-fraction",
+        type=_nonneg,
+    )
+    opt("--seed", "seed of the initialisation, batches and validation split", type=int)
+    opt("--threads", "torch CPU threads", type=_positive)
+    opt("--device", "torch device (auto: cuda when torch sees one)", choices=DEVICES)
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -128,7 +187,7 @@ TRAIN_OPTIONS = (
     "widths", "mode", "steps", "batch_size", "lr", "tau", "bits_per_feature", "encoding",
     "connections", "schedule", "temperature", "checkpoint_every", "crop", "seed", "threads",
     "device", "density", "weight_bits", "trained_bits", "levels", "sparsity", "switcher_lr",
-    "sparsity_ramp", "augment",
+    "sparsity_ramp", "augment", "val_fraction", "early_stopping", "eval_every",
 )  # fmt: skip
 
 

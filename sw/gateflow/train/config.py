@@ -14,6 +14,7 @@ ENCODINGS = ("uniform", "quantile", "fixed")
 SCHEDULES = ("constant", "cosine")
 DEVICES = ("cpu", "cuda", "auto")
 ARCHS = ("lgn", "binary", "bitlevel", "switcher")
+MAX_VAL_FRACTION = 0.9
 
 
 class TrainError(GateflowError):
@@ -50,7 +51,7 @@ class TrainConfig:
     batch_size: int = 128
     steps: int | None = 2000  # optimiser steps; ignored when epochs is set
     epochs: int | None = None
-    eval_every: int = 0  # evaluate the test split every n steps (0: only at the end)
+    eval_every: int = 0  # evaluate every n steps (0: at the end; ~20 times with val_fraction)
     checkpoint_every: int = 0  # write the training state every n steps (0: never)
     seed: int = 0
     threads: int | None = None  # torch CPU threads (None: leave torch's default)
@@ -65,6 +66,9 @@ class TrainConfig:
     switcher_hidden: int = 16  # switcher: hidden units of the switcher network
     sparsity_ramp: float = 0.0  # raise the sparsity penalty from 0 over this fraction of steps
     augment: int = 0  # training images plus 1-pixel shifted copies: 0 none, 1 (x5), 2 (x9)
+    # validation split and model selection (gateflow.train.monitor)
+    val_fraction: float = 0.0  # hold out this stratified fraction of the training split
+    early_stopping: int = 0  # stop after this many evaluations without improvement (0: off)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -106,6 +110,14 @@ class TrainConfig:
             raise TrainError("encoding 'fixed' needs thresholds (--thresholds 0.5,1,2)")
         if self.data is None and (self.test_data or self.label_column):
             raise TrainError("test_data and label_column go with a data file (--data)")
+        if not 0.0 <= self.val_fraction <= MAX_VAL_FRACTION:
+            raise TrainError(
+                f"val_fraction must lie in [0, {MAX_VAL_FRACTION}], got {self.val_fraction}"
+            )
+        if self.early_stopping < 0 or self.eval_every < 0:
+            raise TrainError("early_stopping and eval_every must be >= 0")
+        if self.early_stopping and not self.val_fraction:
+            raise TrainError("early stopping needs a validation split (val_fraction > 0)")
         if self.augment not in (0, 1, 2):
             raise TrainError(f"augment must be 0, 1 or 2, got {self.augment}")
         if self.encoding not in ENCODINGS:
@@ -232,6 +244,13 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
     sparsity: float | None = None  # threshold families: fraction of zero weights
     bit_sparsity: float | None = None  # bitlevel: fraction of zero weight bits
+    # validation split and model selection (None / 0 without a split)
+    val_acc_soft: float | None = None
+    val_acc_hard: float | None = None
+    best_step: int | None = None  # the step of the returned model (the best by val_acc_hard)
+    stopped_early: bool = False
+    alive: int | None = None  # gateflow.train.monitor.alive of the returned model
+    split: dict[str, Any] | None = None  # gateflow.train.monitor.split_validation's record
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

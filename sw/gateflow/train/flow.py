@@ -84,11 +84,15 @@ def train_and_export(
     passes: tuple[str, ...] = DEFAULT_PASSES,
     progress: bool = True,
     resume: bool = False,
+    report: bool = True,
+    command: str | None = None,
 ) -> TrainedModel:
-    """Train, export, run the passes; write model.pt, ir.json and train.json to out_dir.
+    """Train, export, run the passes; write model.pt, ir.json and train.json to out_dir,
+    and with ``report`` report.md and its figures (:mod:`gateflow.train.report`).
 
     With ``config.checkpoint_every`` the training state goes to out_dir/train_state.pt;
-    ``resume`` continues an interrupted run from it."""
+    ``resume`` continues an interrupted run from it. ``command`` is the command line that
+    reproduces the run (``gateflow train ...``), when there is one."""
     from gateflow.train.config import fit_to_data, load_data
     from gateflow.train.logic import train
 
@@ -115,13 +119,14 @@ def train_and_export(
     raw = export(model, meta, class_names=data.class_names)
     check_against_torch(raw, model, data.X_test, "export")
     net, stats = run_passes(raw, passes)
-    check_against_torch(net, model, data.X_test, "passes")
+    golden = check_against_torch(net, model, data.X_test, "passes")
     net.save(out_dir / "ir.json")
     (out_dir / "train.json").write_text(
         json.dumps(
             {
                 "config": config.to_dict(),
                 "data": data.source,
+                "command": command,
                 "result": result.to_dict(),
                 "passes": [s.__dict__ for s in stats],
             },
@@ -129,7 +134,12 @@ def train_and_export(
         )
         + "\n"
     )
-    return TrainedModel(net, raw, stats, result, model)
+    trained = TrainedModel(net, raw, stats, result, model)
+    if report:
+        from gateflow.train.report import write_report
+
+        write_report(out_dir, config, trained, data, golden.pred, command)
+    return trained
 
 
 def default_model() -> Path:

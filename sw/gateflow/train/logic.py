@@ -36,6 +36,7 @@ from gateflow.nn.kernels import tune_allocator
 from gateflow.nn.logic import How, atomic_torch_save
 from gateflow.train import dist
 from gateflow.train.config import TrainConfig, TrainError, TrainResult
+from gateflow.train.monitor import Monitor, ValSplit
 
 log = logging.getLogger(__name__)
 
@@ -146,18 +147,25 @@ def train(
     there atomically every that many steps; ``resume=True`` continues from it, and
     the run then ends exactly as the uninterrupted one would. A loss that is NaN or
     infinite stops training with a :class:`TrainError`.
+
+    With ``config.val_fraction`` a stratified part of the training split is held out
+    (:mod:`gateflow.train.monitor`); the model returned is the best one by discretized
+    validation accuracy, and ``config.early_stopping`` can end the run early. The
+    history has a point every ``eval_every`` steps (or about 20 with a validation split)
+    and at the end.
     """
     config.validate()
     threads_before = torch.get_num_threads()
     if config.threads is not None:
         torch.set_num_threads(config.threads)
     try:
-        if config.augment:
-            from gateflow.data import shift_augment
+        val = None
+        if config.augment or config.val_fraction:
+            from gateflow.train.monitor import prepare_data
 
             if data is None:
                 data = get_dataset(config.dataset, config.data_dir, download=config.download)
-            data = shift_augment(data, config.augment)
+            data, val = prepare_data(config, data)
         if config.arch != "lgn":
             from gateflow.train.threshold import train_threshold
 
@@ -167,14 +175,16 @@ def train(
                 raise TrainError(
                     f"data-parallel training supports arch 'lgn' only, not {config.arch!r}"
                 )
-            return train_threshold(config, progress, data)  # type: ignore[return-value]
-        return _train(config, progress, data, Path(state_path) if state_path else None, resume)
+            return train_threshold(config, progress, data, val)  # type: ignore[return-value]
+        state = Path(state_path) if state_path else None
+        return _train(config, progress, data, state, resume, val)
     finally:
         torch.set_num_threads(threads_before)
 
 
 def _save_state(path: Path, config: TrainConfig, step: int, model, optimizer, scheduler,
-                batch_gen: torch.Generator, perm: torch.Tensor) -> None:  # fmt: skip
+                batch_gen: torch.Generator, perm: torch.Tensor,
+                monitor: dict[str, Any]) -> None:  # fmt: skip
     state = {
         "format": TRAIN_STATE_FORMAT,
         "version": TRAIN_STATE_VERSION,
@@ -187,6 +197,7 @@ def _save_state(path: Path, config: TrainConfig, step: int, model, optimizer, sc
         "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
         "batch_rng": batch_gen.get_state(),
         "perm": perm.cpu(),
+        "monitor": monitor,
     }
     atomic_torch_save(state, path)
 
@@ -232,6 +243,7 @@ def _train(
     data: Dataset | None,
     state_path: Path | None,
     resume: bool,
+    val: ValSplit | None = None,
 ) -> tuple[LogicNet, TrainResult]:
     seed_everything(config.seed)
     me = dist.info()
@@ -276,7 +288,7 @@ def _train(
         else None
     )
     batch_gen = torch.Generator().manual_seed(config.seed)
-    history: list[dict[str, float]] = []
+    monitor = Monitor(config, model, data, val, steps, evaluate)
     loss_value = float("nan")
     perm = torch.empty(0, dtype=torch.int64)
     first = 1
@@ -294,12 +306,14 @@ def _train(
         batch_gen.set_state(state["batch_rng"])
         perm = state["perm"].to(device)
         first = int(state["step"]) + 1
+        monitor.load_state_dict(state.get("monitor") or {})
         log.info("resuming from %s after step %d", state_path, first - 1)
     start = time.perf_counter()
     show = progress and me.is_main
     bar = tqdm(total=steps, initial=first - 1, desc="train", unit="step",
                disable=None if show else True)  # fmt: skip
     model.train()
+    last = first - 1
     for step in range(first, steps + 1):
         pos = ((step - 1) % per_epoch) * batch_size
         if pos == 0:
@@ -323,29 +337,25 @@ def _train(
                 f"training diverged: the loss is {loss_value} at step {step} "
                 f"(try a lower --lr than {config.lr:g})"
             )
+        last = step
+        stop = monitor.due(step) and monitor.record(step, loss_value)
         if (
             state_path is not None
             and config.checkpoint_every
             and me.is_main
-            and (step % config.checkpoint_every == 0 or step == steps)
+            and (step % config.checkpoint_every == 0 or step == steps or stop)
         ):
-            _save_state(state_path, config, step, model, optimizer, scheduler, batch_gen, perm)
+            _save_state(state_path, config, step, model, optimizer, scheduler, batch_gen, perm,
+                        monitor.state_dict())  # fmt: skip
         bar.update(1)
         if step % 50 == 0 or step == steps:
             bar.set_postfix(loss=f"{loss_value:.3f}")
-        if config.eval_every and step % config.eval_every == 0 and step != steps:
-            acc = evaluate(model, data.X_test, data.y_test, "hard")
-            soft = evaluate(model, data.X_test, data.y_test, "soft")
-            history.append(
-                {"step": step, "loss": loss_value, "test_acc_hard": acc, "test_acc_soft": soft}
-            )
-            log.info(
-                "step %d: loss %.4f, test accuracy %.4f hard, %.4f soft",
-                step, loss_value, acc, soft,
-            )  # fmt: skip
+        if stop:
+            break
     bar.close()
     seconds = time.perf_counter() - start
 
+    monitor.finish()
     model.eval()
     accs = {
         f"{split}_acc_{how}": evaluate(model, X, y, how)  # type: ignore[arg-type]
@@ -355,22 +365,14 @@ def _train(
         )
         for how in ("soft", "hard")
     }
-    history.append(
-        {
-            "step": steps,
-            "loss": loss_value,
-            "test_acc_hard": accs["test_acc_hard"],
-            "test_acc_soft": accs["test_acc_soft"],
-        }
-    )
     result = TrainResult(
         **accs,
-        steps=steps,
+        steps=last,
         seconds=seconds,
         num_gates=model.num_gates,
         num_input_bits=encoder.num_bits,
         final_loss=loss_value,
-        history=history,
+        **monitor.result_fields(last),
     )
     log.info(
         "trained %d steps in %.1f s: test accuracy %.4f hard, %.4f soft; train %.4f hard",

@@ -30,8 +30,11 @@ from gateflow.nn.threshold import ThresholdNet
 from gateflow.nn.threshold_model import ThresholdModel
 from gateflow.train.config import TrainConfig, TrainError, TrainResult
 from gateflow.train.logic import evaluate, make_encoder, resolve_device, seed_everything
+from gateflow.train.monitor import Monitor, ValSplit, prepare_data
 
 log = logging.getLogger(__name__)
+
+Callback = Callable[[int, float], bool]  # (step from 1, task loss) -> stop here
 
 
 def model_options(config: TrainConfig) -> dict[str, Any]:
@@ -64,13 +67,23 @@ def build_threshold_model(config: TrainConfig, data: Dataset) -> ThresholdModel:
 
 
 def train_threshold(
-    config: TrainConfig, progress: bool = True, data: Dataset | None = None
+    config: TrainConfig,
+    progress: bool = True,
+    data: Dataset | None = None,
+    val: ValSplit | None = None,
 ) -> tuple[ThresholdModel, TrainResult]:
-    """Train the threshold network ``config`` describes; returns it in eval mode."""
+    """Train the threshold network ``config`` describes; returns it in eval mode.
+
+    ``data`` is what it trains on; ``val`` the held-out validation split
+    (:func:`gateflow.train.monitor.prepare_data`; :func:`gateflow.train.logic.train`
+    makes both). The history, model selection and early stopping are those of
+    :class:`~gateflow.train.monitor.Monitor`."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
     if data is None:
         data = get_dataset(config.dataset, config.data_dir, download=config.download)
+    if val is None and config.val_fraction:
+        data, val = prepare_data(config, data)
     model = build_threshold_model(config, data).to(device)
     log.info(
         "training %s network on %s: %d input bits, widths %s, device %s",
@@ -95,11 +108,18 @@ def train_threshold(
         "lr_schedule": config.schedule,
         "seed": config.seed,
     }
+    monitor = Monitor(config, model, data, val, steps, evaluate, soft_is_hard=True)
+
+    def watch(step: int, loss: float) -> bool:
+        return monitor.due(step) and monitor.record(step, loss)
+
     start = time.perf_counter()
     if config.arch == "switcher":
-        losses = train_switcher(model.net, x, y, switcher_lr=config.switcher_lr, **kwargs)
+        losses = train_switcher(
+            model.net, x, y, switcher_lr=config.switcher_lr, callback=watch, **kwargs
+        )
     else:
-        losses = fit(model.net, x, y, **kwargs)
+        losses = fit(model.net, x, y, callback=watch, **kwargs)
     seconds = time.perf_counter() - start
     bad = next((i for i, v in enumerate(losses) if not math.isfinite(v)), None)
     if bad is not None:
@@ -107,6 +127,7 @@ def train_threshold(
             f"training diverged: the loss is {losses[bad]} at step {bad + 1} "
             f"(try a lower --lr than {config.lr:g})"
         )
+    monitor.finish()
     model.eval()
     train_acc = evaluate(model, data.X_train, data.y_train)
     test_acc = evaluate(model, data.X_test, data.y_test)
@@ -116,19 +137,12 @@ def train_threshold(
         train_acc_hard=train_acc,
         test_acc_soft=test_acc,
         test_acc_hard=test_acc,
-        steps=steps,
+        steps=len(losses),
         seconds=seconds,
         num_gates=model.num_gates,
         num_input_bits=model.encoder.num_bits,
         final_loss=losses[-1] if losses else float("nan"),
-        history=[
-            {
-                "step": steps,
-                "loss": losses[-1] if losses else float("nan"),
-                "test_acc_hard": test_acc,
-                "test_acc_soft": test_acc,
-            }
-        ],  # fmt: skip
+        **monitor.result_fields(len(losses)),
         sparsity=net.sparsity(),
         bit_sparsity=net.bit_sparsity() if isinstance(net, BitNet) else None,
     )
@@ -202,6 +216,7 @@ def fit(
     lr_schedule: str = "constant",
     final_lr: float = 0.0,
     threshold_lr: float | None = None,
+    callback: Callback | None = None,
 ) -> list[float]:
     """Adam on cross-entropy(scores / tau) + ``sparsity_weight * net.penalty()``.
 
@@ -214,13 +229,15 @@ def fit(
     weight linearly from 0 up to ``sparsity_weight``; ``lr_schedule``
     (``"constant"``, ``"cosine"`` or ``"linear"``) decays the learning rates to
     ``final_lr`` times their start; ``threshold_lr`` is the thresholds' own
-    learning rate (default ``lr``).
+    learning rate (default ``lr``). ``callback(step, loss)`` runs after every step
+    (``step`` counts from 1); when it returns True training stops there.
     """
     gen = _start(net, x, batch_size, seed, calibrate)
     thresholds = {id(layer.threshold) for layer in net.layers}
     opt = torch.optim.Adam(_param_groups(list(net.parameters()), thresholds, lr, threshold_lr))
     losses = _optimise(net, x, y, [opt], lambda step: opt, gen, steps, batch_size,
-                       sparsity_weight, sparsity_ramp, lr_schedule, final_lr)  # fmt: skip
+                       sparsity_weight, sparsity_ramp, lr_schedule, final_lr,
+                       callback)  # fmt: skip
     log.debug("fit: %d steps, final loss %.4f, sparsity %.4f", steps, losses[-1], net.sparsity())
     return losses
 
@@ -248,10 +265,12 @@ def _optimise(
     sparsity_ramp: float,
     lr_schedule: str,
     final_lr: float,
+    callback: Callback | None = None,
 ) -> list[float]:
     """The training loop of :func:`fit` and :func:`train_switcher`: cross-entropy plus
     the ramped penalty; ``stepping(step)`` is the optimizer that steps (the schedule
-    scales every one). Returns the per-step task losses; leaves ``net`` in eval mode."""
+    scales every one); ``callback(step + 1, loss)`` after each step, True ends the loop.
+    Returns the per-step task losses; leaves ``net`` in eval mode."""
     net.train()
     losses: list[float] = []
     for step, idx in enumerate(_batches(len(x), batch_size, steps, gen)):
@@ -267,6 +286,8 @@ def _optimise(
         stepping(step).step()
         net.constrain_()
         losses.append(float(loss.detach()))
+        if callback is not None and callback(step + 1, losses[-1]):
+            break
     net.eval()
     return losses
 
@@ -286,13 +307,14 @@ def train_switcher(
     lr_schedule: str = "constant",
     final_lr: float = 0.0,
     threshold_lr: float | None = None,
+    callback: Callback | None = None,
 ) -> list[float]:
     """Alternating optimisation of one objective, cross-entropy + ``sparsity_weight`` *
     mean switch probability: even steps update the task layers (weights and
     thresholds) with the switcher fixed, odd steps update the switcher with the
     task layers fixed. Returns the per-step task losses; leaves ``net`` in eval mode.
     ``sparsity_ramp``, ``lr_schedule``, ``final_lr`` and ``threshold_lr`` are as in
-    :func:`fit` (the schedule scales both learning rates).
+    :func:`fit` (the schedule scales both learning rates), and so is ``callback``.
     """
     gen = _start(net, x, batch_size, seed, calibrate)
     thresholds = {id(layer.threshold) for layer in net.layers}
@@ -302,7 +324,7 @@ def train_switcher(
     )
     losses = _optimise(
         net, x, y, [task_opt, switch_opt], lambda step: switch_opt if step % 2 else task_opt,
-        gen, steps, batch_size, sparsity_weight, sparsity_ramp, lr_schedule, final_lr,
+        gen, steps, batch_size, sparsity_weight, sparsity_ramp, lr_schedule, final_lr, callback,
     )  # fmt: skip
     log.debug(
         "train_switcher: %d steps, final loss %.4f, sparsity %.4f",
