@@ -5,6 +5,11 @@ The build writes a FuseSoC core for the board (derived from its YAML file) into
 network core and board design, and runs ``fusesoc run --build``. edalize's
 flow (icestorm, trellis or apicula) calls Yosys and nextpnr through
 :mod:`gateflow.fpga.launcher`, which runs the YoWASP builds from PyPI.
+
+Before that, the network's LUT estimate is checked against the device
+(:mod:`gateflow.fpga.estimate`). The build runs in a temporary folder beside
+``build/<board>`` and replaces it only when it succeeds; a failed build is kept in
+``build/<board>.failed`` and leaves the previous build as it was.
 """
 
 from __future__ import annotations
@@ -13,11 +18,11 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -330,7 +335,9 @@ def build(
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     with _sigterm_raises():
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        # mkdir, not mkdtemp: the folder keeps the umask's permissions after the swap
+        tmp = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
+        tmp.mkdir()
         try:
             report = _build_in(board, net, tmp, out, opts, estimate, show)
             check_report(report, check_timing=opts.check_timing)
