@@ -1,11 +1,14 @@
 """A real bitstream through FuseSoC, Yosys and nextpnr (iCEBreaker, small network)."""
 
+import hashlib
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
+import gateflow.fpga.bitstream as bitstream
 from gateflow.fpga.bitstream import BuildError, BuildOptions, build, check_report
 from gateflow.fpga.boards import load_board
 from gateflow.ir.passes import run_passes
@@ -34,11 +37,24 @@ def small_net():
     return net
 
 
+# The LUT estimate (gateflow.fpga.estimate) against the measured figures of the builds
+# below: within this factor either way, so that the calibration cannot silently rot.
+ESTIMATE_FACTOR = 1.3
+
+PROGRESS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def icebreaker_build(tmp_path_factory, small_net):
     out = tmp_path_factory.mktemp("icebreaker") / "build"
-    report = build(load_board("icebreaker"), small_net, out, BuildOptions(seed=1))
+    report = build(
+        load_board("icebreaker"), small_net, out, BuildOptions(seed=1), progress=PROGRESS.append
+    )
     return out, report
+
+
+def _within(estimate, measured, factor=ESTIMATE_FACTOR):
+    return measured / factor <= estimate <= measured * factor
 
 
 def test_report_has_every_field(icebreaker_build):
@@ -55,6 +71,82 @@ def test_report_has_every_field(icebreaker_build):
     manifest = json.loads((out / "manifest.json").read_text())
     assert on_disk["latency_cycles"] == manifest["latency_cycles"]
     assert manifest["board"]["clk_hz"] == 12_000_000
+
+
+def test_progress_lines(icebreaker_build):
+    """One line per stage, in order, with the elapsed time and the utilisation."""
+    stages = [line.split("] ", 1)[1] for line in PROGRESS]
+    assert all(line.startswith("gateflow bitstream icebreaker: [") for line in PROGRESS)
+    order = [
+        "estimate: about",
+        "codegen",
+        "synthesis (Yosys)",
+        "place & route (nextpnr)",
+        "utilisation: ",
+        "bitstream (icepack)",
+        "synthesis of the network core alone",
+        "done: ",
+    ]
+    found = [next(i for i, s in enumerate(stages) if s.startswith(o)) for o in order]
+    assert found == sorted(found), stages
+    _, report = icebreaker_build
+    placement = next(s for s in stages if s.startswith("utilisation: "))
+    assert placement.startswith(f"utilisation: {report['logic_cells']}/5280 ICESTORM_LC")
+
+
+def test_estimate_matches_the_build(icebreaker_build):
+    out, report = icebreaker_build
+    on_disk = json.loads((out / "report.json").read_text())
+    assert on_disk["luts_estimate"] == report["luts_estimate"]
+    assert _within(report["luts_estimate"], report["luts"]), report
+    assert _within(report["logic_cells_estimate"], report["logic_cells"]), report
+    assert _within(report["core_luts_estimate"], report["core_luts"]), report
+    assert set(report["estimate"]) == {"gates", "threshold", "popcount", "argmax", "board"}
+
+
+def test_no_path_into_the_temporary_folder(icebreaker_build):
+    """The build ran in a temporary folder beside ``out``; nothing in the result names it."""
+    out, report = icebreaker_build
+    assert report["bitstream"] == str(out / "icebreaker.bin")
+    assert [p.name for p in out.parent.iterdir()] == ["build"]
+    for path in out.rglob("*"):
+        if path.is_file() and path.stat().st_size < 64 << 20:
+            assert b".build.tmp-" not in path.read_bytes(), path
+    core = (out / "cores" / "gateflow_build.core").read_text()
+    assert "ir: ../ir.json" in core
+
+
+def test_a_failing_tool_keeps_the_last_good_build(icebreaker_build, small_net, monkeypatch):
+    """A real FuseSoC run whose first tool fails: the previous build stays byte-identical
+    and the failure's logs go to build.failed/."""
+    out, _ = icebreaker_build
+
+    def hashes():
+        return {
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in (out / "icebreaker.bin", out / "report.json", out / "manifest.json")
+        }
+
+    before = hashes()
+    real_env = bitstream.tool_env
+
+    def failing_launcher():
+        env = real_env()
+        env["EDALIZE_LAUNCHER"] = f"{sys.executable} -c 'raise SystemExit(3)'"
+        return env
+
+    monkeypatch.setattr(bitstream, "tool_env", failing_launcher)
+    with pytest.raises(BuildError, match="build failed") as exc:
+        build(load_board("icebreaker"), small_net, out, BuildOptions(core_luts=False))
+    failed = out.with_name("build.failed")
+    assert f"the previous build in {out} is unchanged; logs: {failed}" in str(exc.value)
+    assert "Entering directory" in (failed / "build.log").read_text()
+    assert hashes() == before
+    assert sorted(p.name for p in out.parent.iterdir()) == ["build", "build.failed"]
+    for path in failed.rglob("*"):  # the kept logs name their own folder, not the tmp one
+        if path.is_file() and path.stat().st_size < 64 << 20:
+            assert b".build.tmp-" not in path.read_bytes(), path
+    shutil.rmtree(failed)
 
 
 def test_bitstream_is_an_ice40_image(icebreaker_build):
@@ -119,5 +211,7 @@ def test_threshold_network_builds(tmp_path):
     report = build(load_board("icebreaker"), net, tmp_path / "build", BuildOptions(seed=1))
     check_report(report)
     assert 0 < report["core_luts"] < report["luts"]
+    assert _within(report["luts_estimate"], report["luts"]), report
+    assert _within(report["logic_cells_estimate"], report["logic_cells"]), report
     manifest = json.loads((tmp_path / "build" / "manifest.json").read_text())
     assert manifest["num_gates"] == net.num_gates

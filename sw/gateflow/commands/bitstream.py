@@ -35,8 +35,14 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         window=args.window,
         target_mhz=args.target_mhz,
         seed=args.seed,
+        force=args.force,
     )
-    report = build(board, ir_path, Path(args.out or f"build/{board.build_name}"), opts)
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    out = Path(args.out or f"build/{board.build_name}")
+    report = build(board, ir_path, out, opts, progress=None if args.quiet else progress)
     report.pop("utilization", None)
     print(json.dumps(report, indent=2))
     print(
@@ -101,7 +107,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="build a board's bitstream and report.json",
         description="Generate the network core and board design, and build the bitstream "
         "with FuseSoC, Yosys and nextpnr into build/<board>/ (report.json beside it). "
-        "Without --model the default digits network is trained first.",
+        "Without --model the default digits network is trained first. A network whose LUT "
+        "estimate is far above the device's capacity is refused before synthesis (--force "
+        "builds it anyway); a build runs in a temporary folder and replaces build/<board>/ "
+        "only when it succeeds, so a failed one keeps the last good build "
+        "(its logs go to build/<board>.failed/).",
     )
     p.add_argument("--board", required=True, help="board name (`gateflow boards` lists them)")
     p.add_argument("--variant", help="device variant, e.g. 45f for the ULX3S")
@@ -132,6 +142,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window", type=int, default=8, help="frames in flight (default: 8)")
     p.add_argument("--target-mhz", type=float, help="timing target (default: the board clock)")
     p.add_argument("--seed", type=int, default=1, help="nextpnr seed (default: 1)")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="build even when the LUT estimate is far above the device's capacity",
+    )
+    p.add_argument(
+        "--quiet", action="store_true", help="no progress lines on stderr while it builds"
+    )
     p.set_defaults(func=cmd_bitstream)
 
     p = sub.add_parser("boards", help="list the supported boards")

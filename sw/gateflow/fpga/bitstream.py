@@ -5,6 +5,11 @@ The build writes a FuseSoC core for the board (derived from its YAML file) into
 network core and board design, and runs ``fusesoc run --build``. edalize's
 flow (icestorm, trellis or apicula) calls Yosys and nextpnr through
 :mod:`gateflow.fpga.launcher`, which runs the YoWASP builds from PyPI.
+
+Before that, the network's LUT estimate is checked against the device
+(:mod:`gateflow.fpga.estimate`). The build runs in a temporary folder beside
+``build/<board>`` and replaces it only when it succeeds; a failed build is kept in
+``build/<board>.failed`` and leaves the previous build as it was.
 """
 
 from __future__ import annotations
@@ -13,10 +18,15 @@ import json
 import logging
 import os
 import re
+import secrets
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +36,7 @@ import yaml
 from gateflow import paths
 from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
+from gateflow.fpga.estimate import estimate_luts, fit_check
 from gateflow.fpga.families import FAMILIES
 from gateflow.fpga.report import core_resources, read_nextpnr_report
 from gateflow.ir.netlist import Netlist, load
@@ -52,6 +63,7 @@ class BuildOptions:
     seed: int = 1
     check_timing: bool = True
     core_luts: bool = True  # also synthesise the network core alone
+    force: bool = False  # build even when the LUT estimate is far above the capacity
 
 
 def tool_env() -> dict[str, str]:
@@ -127,9 +139,86 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
     return "CAPI=2:\n" + yaml.safe_dump(core, sort_keys=False)
 
 
-def _run(cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path) -> int:
+class _Progress:
+    """One line on stderr per stage event: ``[  12.3s] place & route (nextpnr)``."""
+
+    def __init__(self, board: Board, emit: Callable[[str], None] | None) -> None:
+        self.board = board.build_name
+        self.emit = emit
+        self.t0 = time.perf_counter()
+        self.stage = ""
+        self.utilisation_done = False
+
+    def __call__(self, text: str) -> None:
+        if self.emit is not None:
+            elapsed = time.perf_counter() - self.t0
+            self.emit(f"gateflow bitstream {self.board}: [{elapsed:6.1f}s] {text}")
+
+    def enter(self, stage: str) -> None:
+        if stage != self.stage:
+            self.stage = stage
+            self(stage)
+
+    def tool_line(self, line: str, lut_bel: str) -> None:
+        """Follow FuseSoC's and the tools' output: the stage, and nextpnr's utilisation."""
+        if line.startswith("INFO: Generating"):
+            self.enter("codegen (network core and board design)")
+        elif "gateflow.fpga.launcher" in line:
+            tool = line.split("gateflow.fpga.launcher", 1)[1].split()[0]
+            if tool == "yosys":
+                self.enter("synthesis (Yosys)")
+            elif tool.startswith("nextpnr"):
+                self.enter("place & route (nextpnr)")
+            elif tool in ("icepack", "ecppack", "gowin_pack"):
+                self.enter(f"bitstream ({tool})")
+        elif not self.utilisation_done:
+            m = _UTILISATION.match(line)
+            if m and m.group(1) == lut_bel:
+                used, avail = int(m.group(2)), int(m.group(3))
+                self.utilisation_done = True
+                self(f"utilisation: {used}/{avail} {lut_bel} ({100 * used // max(avail, 1)}%)")
+
+
+def _run(
+    cmd: list[str], cwd: Path, env: dict[str, str], log_path: Path, on_line: Callable[[str], None]
+) -> int:
+    """Run ``cmd`` with its output streamed into ``log_path`` and, line by line, to
+    ``on_line``. The tools run in their own process group: on an interrupt the whole
+    group is stopped before the exception goes on."""
     with open(log_path, "w") as fh:
-        return subprocess.call(cmd, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                fh.write(line)
+                on_line(line)
+            return proc.wait()
+        except BaseException:
+            _stop(proc)
+            raise
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 _UTILISATION = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", re.M)
@@ -160,21 +249,135 @@ def _failure_reason(work: Path, log_path: Path) -> str:
     return tail[-1].strip() if tail else "no output"
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a build, raised like Ctrl-C so that the build cleans up."""
+
+
+@contextmanager
+def _sigterm_raises():
+    """Turn SIGTERM into an exception while a build runs (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _swap(new: Path, out: Path) -> None:
+    """Put the finished build ``new`` at ``out`` by renames; the previous build is removed
+    only once the new one is in place (and put back if the second rename fails)."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
+        os.rename(out, old)
+    try:
+        os.rename(new, out)
+    except BaseException:
+        if old is not None:
+            os.rename(old, out)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def _relocate(folder: Path, src: Path, dst: Path) -> None:
+    """Rewrite the absolute path ``src`` as ``dst`` in the text files under ``folder``
+    (FuseSoC's and edalize's files, logs), so that none points into a temporary folder."""
+    old, new = str(src).encode(), str(dst).encode()
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 64 << 20:
+            continue
+        data = path.read_bytes()
+        if old in data and b"\0" not in data[:8192]:
+            path.write_bytes(data.replace(old, new))
+
+
+def failed_dir(out: Path) -> Path:
+    """Where the last failed build of ``out`` is kept for its logs: ``<out>.failed``."""
+    return out.with_name(f"{out.name}.failed")
+
+
 def build(
-    board: Board, ir: str | Path | Netlist, out_dir: str | Path, opts: BuildOptions | None = None
+    board: Board,
+    ir: str | Path | Netlist,
+    out_dir: str | Path,
+    opts: BuildOptions | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Build the bitstream of ``ir`` for ``board`` into ``out_dir``; returns the report."""
+    """Build the bitstream of ``ir`` for ``board`` into ``out_dir``; returns the report.
+
+    The build runs in a temporary folder beside ``out_dir`` and replaces it only when it
+    succeeds (fits, meets timing unless ``opts.check_timing`` is off). A refused, failed
+    or interrupted build leaves the previous ``out_dir`` as it was; a failed one is kept
+    in ``<out_dir>.failed`` for its logs. ``progress`` receives one line per stage.
+    Without ``opts.force``, a network whose LUT estimate is clearly above the device's
+    capacity is refused first (gateflow.fpga.estimate.fit_check).
+    """
     opts = opts or BuildOptions()
     out = Path(out_dir).resolve()
-    if out.exists():
-        shutil.rmtree(out)
+    net = ir if isinstance(ir, Netlist) else load(ir)
+    show = _Progress(board, progress)
+    if opts.force:
+        estimate = estimate_luts(net, board, opts.pipeline_every, opts.scores)
+    else:
+        estimate = fit_check(net, board, opts.pipeline_every, opts.scores)
+    unit = "logic cells" if board.family == "ice40" else "LUTs"
+    show(
+        f"estimate: about {estimate['cells']} {unit} of {estimate['capacity']} "
+        f"({100 * estimate['ratio']:.0f}%)" + (" - it may not fit" if estimate["ratio"] > 1 else "")
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with _sigterm_raises():
+        # mkdir, not mkdtemp: the folder keeps the umask's permissions after the swap
+        tmp = out.parent / f".{out.name}.tmp-{secrets.token_hex(4)}"
+        tmp.mkdir()
+        try:
+            report = _build_in(board, net, tmp, out, opts, estimate, show)
+            check_report(report, check_timing=opts.check_timing)
+        except GateflowError as exc:
+            kept = failed_dir(out)
+            shutil.rmtree(kept, ignore_errors=True)
+            _relocate(tmp, tmp, kept)
+            os.rename(tmp, kept)
+            previous = f"the previous build in {out} is unchanged; " if out.exists() else ""
+            raise BuildError(f"{exc} ({previous}logs: {kept})") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        try:
+            _relocate(tmp, tmp, out)
+            _swap(tmp, out)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    show(f"done: {report['bitstream']}")
+    return report
+
+
+def _build_in(
+    board: Board,
+    net: Netlist,
+    out: Path,
+    final: Path,
+    opts: BuildOptions,
+    estimate: dict[str, Any],
+    show: _Progress,
+) -> dict[str, Any]:
+    """The build itself, in the folder ``out`` that will become ``final``. Every path the
+    build writes is relative to ``out`` or names ``final``."""
     cores = out / "cores"
     cores.mkdir(parents=True)
-    net = ir if isinstance(ir, Netlist) else load(ir)
-    ir_path = out / "ir.json"
-    net.save(ir_path)
+    net.save(out / "ir.json")
     shutil.copyfile(board.constraint_file, cores / board.constraint_file.name)
-    (cores / "gateflow_build.core").write_text(build_core_text(board, ir_path, opts))
+    # relative to the core's folder, so that the core stays valid after the swap
+    (cores / "gateflow_build.core").write_text(build_core_text(board, Path("..") / "ir.json", opts))
 
     target_mhz = opts.target_mhz or board.clock_mhz
     report_json = "nextpnr-report.json"
@@ -188,28 +391,26 @@ def build(
         "--cores-root",
         str(paths.HW),
         "--cores-root",
-        str(cores),
+        "cores",
         "run",
         "--build",
         "--work-root",
-        str(work),
+        "fusesoc",
         "--target",
         "default",
         f"gateflow:build:{board.build_name}",
     ]
     log.info("building %s: %s", board.build_name, " ".join(cmd))
     t0 = time.perf_counter()
-    rc = _run(cmd, out, env, out / "build.log")
+    fam = FAMILIES[board.family]
+    rc = _run(cmd, out, env, out / "build.log", lambda line: show.tool_line(line, fam.lut_bel))
     seconds = time.perf_counter() - t0
     name = f"gateflow_build_{board.build_name.replace('-', '_')}_0"
-    bitstream = work / f"{name}{FAMILIES[board.family].bitstream_suffix}"
+    bitstream = work / f"{name}{fam.bitstream_suffix}"
     if rc != 0 or not bitstream.exists():
-        raise BuildError(
-            f"{board.name}: build failed: {_failure_reason(work, out / 'build.log')} "
-            f"(log: {out / 'build.log'})"
-        )
-    final = out / f"{board.build_name}{FAMILIES[board.family].bitstream_suffix}"
-    shutil.copyfile(bitstream, final)
+        raise BuildError(f"{board.name}: build failed: {_failure_reason(work, out / 'build.log')}")
+    bitstream_name = f"{board.build_name}{fam.bitstream_suffix}"
+    shutil.copyfile(bitstream, out / bitstream_name)
     manifest_files = list(work.rglob("manifest.json"))
     manifest = json.loads(manifest_files[0].read_text()) if manifest_files else {}
     if manifest:
@@ -222,8 +423,9 @@ def build(
         "title": board.title,
         "device": board.device,
         "family": board.family,
-        "bitstream": str(final),
+        "bitstream": str(final / bitstream_name),
         **pnr,
+        "luts_estimate": estimate["luts"],
         "target_mhz": target_mhz,
         "timing_met": pnr["fmax_mhz"] >= target_mhz,
         "latency_cycles": manifest.get("latency_cycles"),
@@ -237,10 +439,18 @@ def build(
         "seed": opts.seed,
         "build_seconds": round(seconds, 1),
     }
+    if board.family == "ice40":
+        report["logic_cells_estimate"] = estimate["cells"]
     if opts.core_luts:
+        show.enter("synthesis of the network core alone (core_luts)")
         report.update(core_resources(board, work, out / "core_synth"))
+        report["core_luts_estimate"] = estimate["core_luts"]
+    report["estimate"] = estimate["parts"]
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    check_report(report, check_timing=opts.check_timing)
+    show(
+        f"{report['luts']}/{report['luts_available']} LUTs, Fmax {report['fmax_mhz']:.1f} MHz "
+        f"(target {target_mhz:g})"
+    )
     return report
 
 

@@ -6,6 +6,51 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
+class LutCosts:
+    """LUTs per part of a board build, for :func:`gateflow.fpga.estimate.estimate_luts`.
+
+    Calibrated on builds with the default options (a register after every gate layer,
+    scores on, seed 1): ``digits`` is the default digits network (128 inputs, 599 + 745
+    gates, 10 groups of 100), ``small`` is ``random_netlist(48, [160, 120], 4, seed=7)``
+    after the default passes (167 gates, 4 groups of 30), as tests/fpga builds it.
+    Measured with ``gateflow bitstream --board B`` (digits: the default model) or
+    ``--model M`` (report.json ``luts``, ``logic_cells``, ``core_luts``), beside the
+    estimate (estimate / measured in brackets):
+
+    ======================  =====  ===========  =========  ===========================
+    board, model            luts   logic cells  core_luts  estimate (luts / cells)
+    ======================  =====  ===========  =========  ===========================
+    icebreaker, digits      3797   4585         3257       3705 (0.98) / 4631 (1.01)
+    icebreaker, small        854   1141          376        871 (1.02) / 1089 (0.95)
+    icebreaker, threshold    704   1051          237        746 (1.06) /  932 (0.89)
+    ulx3s, digits           3999   -            3456       4058 (1.01)
+    ulx3s, small            1025   -             535        923 (0.90)
+    tangnano9k, digits      4720   -            3600       4674 (0.99)
+    tangnano9k, small       1274   -             752       1020 (0.80)
+    ======================  =====  ===========  =========  ===========================
+
+    (``threshold``: ``random_netlist(48, [60, 40, 40], 4, seed=7, kind="mixed",
+    fan_in=10)``.) The per-part costs come from synthesising the core and its network
+    module alone (``gateflow.fpga.report.synth_core``) for networks of logic gates,
+    binary and integer threshold neurons: a registered gate is one LUT4 on every family
+    (0.96 to 1.0 measured), 0.63 when two gate layers share a register stage (digits,
+    ``--pipeline-every 0`` and ``2``); an addend bit of a k-of-n or weighted neuron costs
+    0.8 to 1.0 LUTs on iCE40, 1.07 on ECP5, 1.4 to 1.8 on Gowin. The board design's
+    part is the whole design's LUTs less ``core_luts`` on the builds above; iCE40
+    logic cells (LUT4, carry and flip-flop) were 1.21 to 1.49 x its LUTs.
+    """
+
+    gate: float  # a two-input gate (not a wire or constant), every layer registered
+    gate_merged: float  # the same when unregistered layers can be merged into LUT4s
+    adder_bit: float  # one addend bit of a k-of-n or weighted threshold neuron
+    popcount_bit: float  # one adder output bit of a GroupSum popcount tree
+    argmax_bit: float  # per comparator bit of the argmax (2 x score width + index width)
+    board: float  # the board design: UART, framing, CRC and FIFOs
+    board_bit: float  # the board design, per input bit and output bit of the core
+    cells_per_lut: float = 1.0  # what capacity counts per LUT (iCE40: logic cells)
+
+
+@dataclass(frozen=True)
 class Family:
     name: str
     flow: str  # the edalize flow
@@ -18,6 +63,7 @@ class Family:
     ram_bel: str
     # Yosys cells counted as LUTs after synthesis, each with its LUT weight
     lut_cells: tuple[tuple[str, int], ...]
+    lut_costs: LutCosts
 
 
 FAMILIES: dict[str, Family] = {
@@ -26,15 +72,18 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ice40", "icestorm", "pcf", "synth_ice40", ".bin",
             "ICESTORM_LC", "ICESTORM_LC", "ICESTORM_RAM", (("SB_LUT4", 1),),
+            LutCosts(1.0, 0.63, 0.9, 0.58, 1.0, 445, 0.47, cells_per_lut=1.25),
         ),
         Family(
             "ecp5", "trellis", "lpf", "synth_ecp5", ".bit",
             "TRELLIS_COMB", "TRELLIS_FF", "DP16KD", (("LUT4", 1), ("CCU2C", 2)),
+            LutCosts(1.0, 0.63, 1.1, 0.7, 1.0, 462, 0.4),
         ),
         Family(
             "gowin", "apicula", "cst", "synth_gowin", ".fs",
             "LUT4", "DFF", "BSRAM",
             (("LUT1", 1), ("LUT2", 1), ("LUT3", 1), ("LUT4", 1), ("ALU", 1)),
+            LutCosts(1.0, 0.63, 1.6, 0.9, 1.0, 494, 0.4),
         ),
     )
 }  # fmt: skip

@@ -1,0 +1,165 @@
+"""How many LUTs a network needs on an FPGA family, from its IR alone (no synthesis).
+
+:func:`estimate_luts` counts what the generated core is made of and prices each
+part with the family's calibrated costs (:class:`gateflow.fpga.families.LutCosts`):
+
+- ``gates``: every two-input gate that is not a wire or a constant (one LUT4 each
+  when every layer is registered, fewer when Yosys may merge unregistered layers);
+- ``threshold``: threshold neurons by class (:mod:`gateflow.hdl.neurons`): AND/OR-like
+  neurons as a tree of LUT4s, k-of-n and weighted ones by their addend bits (an input
+  times ``|w|`` is one addend bit per set bit of ``|w|``);
+- ``popcount``: the GroupSum's adder trees (``gf_popcount``), by their adder output bits;
+- ``argmax``: the comparators and multiplexers over the class scores;
+- ``board``: the board design around the core (UART, framing, CRC, FIFOs), a fixed
+  part plus a part per input and output bit.
+
+``gateflow bitstream`` refuses a network whose estimate is above the device's
+capacity by more than :data:`FIT_MARGIN` before it generates or synthesises
+anything (:func:`fit_check`); ``report.json`` records the estimate beside the
+measured figures (``luts_estimate``, ``core_luts_estimate``) so that the
+calibration can be checked on every build.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from gateflow.errors import GateflowError
+from gateflow.fpga.boards import Board, board_names, load_board
+from gateflow.fpga.families import FAMILIES
+from gateflow.hdl.neurons import classify
+from gateflow.ir.netlist import LogicLayer, Netlist, index_width, score_width
+
+# An estimate above capacity x FIT_MARGIN is refused without --force. The estimate was
+# within 20% of the measured LUTs (or iCE40 logic cells) on the calibration builds
+# (gateflow.fpga.families.LutCosts), so a network refused at 1.5x would need the estimate
+# to be a third too high: it cannot fit. Between 1.0x and 1.5x the build runs, with a
+# warning in its first progress line.
+FIT_MARGIN = 1.5
+
+# gate ops that need no LUT: FALSE, A, B, TRUE (gateflow.gates)
+_FREE_GATES = (0, 3, 5, 15)
+
+
+class FitError(GateflowError):
+    """A network whose LUT estimate is clearly above the device's capacity."""
+
+
+def popcount_adder_bits(width: int) -> int:
+    """Adder output bits of gf_popcount's balanced tree over ``width`` inputs."""
+    count_w = max(width, 1).bit_length()  # bits of a count 0 .. width
+    levels = max(width - 1, 0).bit_length()
+    bits, prev = 0, width
+    for level in range(1, levels + 1):
+        nodes = (width + (1 << level) - 1) >> level
+        adds = sum(1 for i in range(nodes) if 2 * i + 1 < prev)
+        bits += adds * min(level + 1, count_w)
+        prev = nodes
+    return bits
+
+
+def _neuron_luts(w: np.ndarray, t: int, adder_bit: float) -> float:
+    w = w[w != 0]
+    kind = classify(w, t)
+    if kind in ("TRUE", "FALSE", "WIRE"):
+        return 0.0
+    if w.size <= 2:  # the gate it reduces to
+        return 1.0
+    if kind in ("k-of-n", "weighted"):
+        return adder_bit * sum(bin(abs(int(v))).count("1") for v in w)
+    return float(max(1, -(-(w.size - 1) // 3)))  # a tree of LUT4s over the literals
+
+
+def _family_of(target: Board | str) -> tuple[str, Board | None]:
+    if isinstance(target, Board):
+        return target.family, target
+    if target in FAMILIES:
+        return target, None
+    board = load_board(target)
+    return board.family, board
+
+
+def estimate_luts(
+    net: Netlist,
+    target: Board | str,
+    pipeline_every: int = 1,
+    scores: bool = True,
+) -> dict[str, Any]:
+    """The LUTs ``net`` needs as a board build on ``target`` (a Board, a board name or a
+    family name from gateflow.fpga.families), with a breakdown.
+
+    Returns ``luts`` (the whole design, as report.json counts ``luts``), ``core_luts``
+    (the network core alone), the parts (``gates``, ``threshold``, ``popcount``,
+    ``argmax``, ``board``), ``cells`` (what the device's capacity is counted in: iCE40
+    logic cells, else LUTs), ``family`` and, for a board, ``capacity`` and ``ratio``
+    (cells / capacity).
+    """
+    family, board = _family_of(target)
+    costs = FAMILIES[family].lut_costs
+    gate_cost = costs.gate if pipeline_every == 1 else costs.gate_merged
+    gates = 0
+    threshold = 0.0
+    for layer in net.layers:
+        if isinstance(layer, LogicLayer):
+            gates += int(np.count_nonzero(~np.isin(layer.op, _FREE_GATES)))
+            continue
+        for _, w, t in layer.neurons():
+            threshold += _neuron_luts(np.asarray(w), t, costs.adder_bit)
+    sw, iw = score_width(net), index_width(net)
+    popcount = costs.popcount_bit * sum(popcount_adder_bits(int(g.size)) for g in net.head.groups)
+    argmax = costs.argmax_bit * (net.num_classes - 1) * (2 * sw + iw)
+    out_bits = iw + (net.num_classes * sw if scores else 0)
+    board_luts = costs.board + costs.board_bit * (net.num_inputs + out_bits)
+    parts = {
+        "gates": round(gates * gate_cost),
+        "threshold": round(threshold),
+        "popcount": round(popcount),
+        "argmax": round(argmax),
+        "board": round(board_luts),
+    }
+    core = parts["gates"] + parts["threshold"] + parts["popcount"] + parts["argmax"]
+    luts = core + parts["board"]
+    out: dict[str, Any] = {
+        "family": family,
+        "luts": luts,
+        "core_luts": core,
+        "cells": round(luts * costs.cells_per_lut),
+        "parts": parts,
+    }
+    if board is not None:
+        out["board_name"] = board.build_name
+        out["capacity"] = board.resources["luts"]
+        out["ratio"] = round(out["cells"] / out["capacity"], 3)
+    return out
+
+
+def boards_that_fit(net: Netlist, pipeline_every: int = 1, scores: bool = True) -> list[str]:
+    """Boards (and variants, as ``board-variant``) whose capacity holds the estimate."""
+    fits = []
+    for name in board_names():
+        first = load_board(name)
+        for variant in first.variants or ("",):
+            board = load_board(name, variant or None)
+            est = estimate_luts(net, board, pipeline_every, scores)
+            if est["cells"] <= est["capacity"]:
+                fits.append(board.build_name)
+    return fits
+
+
+def fit_check(
+    net: Netlist, board: Board, pipeline_every: int = 1, scores: bool = True
+) -> dict[str, Any]:
+    """The estimate for ``board``; raises FitError when it is above capacity x FIT_MARGIN."""
+    est = estimate_luts(net, board, pipeline_every, scores)
+    if est["ratio"] > FIT_MARGIN:
+        unit = "logic cells" if board.family == "ice40" else "LUTs"
+        fits = boards_that_fit(net, pipeline_every, scores)
+        where = f"a board that fits ({', '.join(fits)})" if fits else "a bigger device"
+        raise FitError(
+            f"{board.build_name}: the network needs about {est['cells']} {unit} (estimate), "
+            f"the {board.device} has {est['capacity']} ({est['ratio']:.1f}x); "
+            f"try smaller --widths, {where}, or --force to build anyway"
+        )
+    return est
