@@ -157,7 +157,8 @@ class _Classifier(ClassifierMixin, BaseEstimator):
 
     def predict(self, X: Any) -> np.ndarray:
         """The class of each row (ties go to the lowest class, as in the hardware)."""
-        return self.classes_[np.argmax(self._scores(X), axis=1)]
+        scores = self._scores(X)
+        return self.classes_[np.argmax(scores, axis=1)]
 
     # --------------------------------------------------------------- save / load
     def save(self, path: str | Path) -> Path:
