@@ -75,3 +75,27 @@ def test_chunking_does_not_change_results(monkeypatch):
     monkeypatch.setattr(golden, "CHUNK_WORDS", 1)
     chunked = eval_bits(net, bits)
     assert np.array_equal(whole.scores, chunked.scores)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_golden_equals_the_documented_evaluator_on_real_features(seed):
+    from gateflow.data.encoding import ThermometerEncoder
+
+    base = random_netlist(24, [40, 20], 4, seed=seed, num_raw_features=10, kind="mixed")
+    rng = np.random.default_rng(seed)
+    feature = np.sort(rng.integers(0, 10, base.num_inputs))
+    step = rng.exponential(3.0, base.num_inputs)  # ascending within each feature
+    start = np.r_[True, feature[1:] != feature[:-1]]
+    threshold = np.cumsum(step) - 40.0
+    offset = np.maximum.accumulate(np.where(start, np.arange(feature.size), 0))
+    threshold -= threshold[offset] - rng.normal(size=feature.size)[offset] * 10
+    enc = ThermometerEncoder(10, feature, threshold, values="real")
+    net = Netlist(enc, base.layers, base.head, {})
+    doc = json.loads(net.to_json())
+    assert doc["version"] == 2
+    raw = rng.normal(size=(150, 10)) * 12
+    res = evaluate(net, raw)
+    for k in range(len(raw)):
+        scores, cls = spec_evaluate(doc, raw[k].tolist())
+        assert res.scores[k].tolist() == scores
+        assert res.pred[k] == cls
