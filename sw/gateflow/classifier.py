@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
+from gateflow.data.tabular import finite_features
 from gateflow.errors import GateflowError
 
 CLASSIFIER_FORMAT = "gateflow.classifier"
@@ -36,18 +37,7 @@ def _as_features(X: Any, what: str = "X") -> tuple[np.ndarray, tuple[str, ...] |
     if hasattr(X, "columns") and hasattr(X, "to_numpy"):  # a pandas DataFrame
         names = tuple(str(c) for c in X.columns)
         X = X.to_numpy()
-    X = np.asarray(X)
-    if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise GateflowError(
-            f"{what} must be a non-empty 2-D array [samples, features], got {X.shape}"
-        )
-    if X.dtype.kind not in "biuf":
-        raise GateflowError(f"{what} must hold numbers, got dtype {X.dtype}")
-    X = X.astype(np.float64)
-    bad = ~np.isfinite(X)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise GateflowError(f"{what}[{r}, {c}] = {X[r, c]} is not a finite number")
+    X = finite_features(X, what, names)
     return X, names
 
 

@@ -159,23 +159,29 @@ def read_table(path: str | os.PathLike[str], label_column: str | None = None) ->
     )
 
 
-def _array_table(
-    path: Path, X: Any, y: Any, names: tuple[str, ...] | None, xname: str, yname: str
-) -> Table:
+def finite_features(X: Any, where: str, names: tuple[str, ...] | None = None) -> np.ndarray:
+    """``X`` as a non-empty float64 array [n, F] of finite numbers, or a DatasetError
+    naming ``where`` and the first bad row and column."""
     X = np.asarray(X)
-    y = np.asarray(y)
     if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
-        raise DatasetError(f"{path}: {xname} must be a non-empty 2-D array, got shape {X.shape}")
+        raise DatasetError(f"{where} must be a non-empty 2-D array [samples, features], "
+                           f"got shape {X.shape}")  # fmt: skip
     if X.dtype.kind not in "biuf":
-        raise DatasetError(f"{path}: {xname} must hold numbers, got dtype {X.dtype}")
+        raise DatasetError(f"{where} must hold numbers, got dtype {X.dtype}")
     X = X.astype(np.float64)
     bad = ~np.isfinite(X)
     if bad.any():
         r, c = np.argwhere(bad)[0]
         col = repr(names[c]) if names else str(c)
-        raise DatasetError(
-            f"{path}: {xname} row {r}, column {col}: {X[r, c]} is not a finite number"
-        )
+        raise DatasetError(f"{where} row {r}, column {col}: {X[r, c]} is not a finite number")
+    return X
+
+
+def _array_table(
+    path: Path, X: Any, y: Any, names: tuple[str, ...] | None, xname: str, yname: str
+) -> Table:
+    X = finite_features(X, f"{path}: {xname}", names)
+    y = np.asarray(y)
     if y.ndim != 1 or y.shape[0] != X.shape[0]:
         raise DatasetError(
             f"{path}: {yname} must be 1-D with one label per row of {xname} "
