@@ -23,9 +23,16 @@ def cmd_train_ddp(args: argparse.Namespace) -> int:
     me = dist.init_from_env(config.device)
     try:
         if not me.is_main:
-            train(config, progress=False)
+            from gateflow.train.config import fit_to_data, load_data
+
+            data = load_data(config)  # the same data and split on every process
+            train(fit_to_data(config, data.num_classes), progress=False, data=data)
             return 0
-        trained = train_and_export(config, args.out, progress=not args.no_progress)
+        from gateflow.commands.train import command_line
+
+        trained = train_and_export(
+            config, args.out, progress=not args.no_progress, command=command_line(args)
+        )
     finally:
         dist.shutdown()
     r = trained.result
