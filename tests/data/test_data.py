@@ -100,13 +100,13 @@ def test_md5_mismatch_raises(tmp_path):
         shutil.copy(MNIST_DIR / name, tmp_path / name)
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
         shutil.copy(MNIST_DIR / name.replace("train", "train5k"), tmp_path / name)
-    with pytest.raises(DatasetError, match="md5 mismatch"):  # train5k is not the full train set
+    with pytest.raises(DatasetError, match="not the original file"):  # train5k is not train
         load_mnist(tmp_path, train_prefix="train")
     target = tmp_path / "t10k-labels-idx1-ubyte.gz"
     data = bytearray(target.read_bytes())
     data[100] ^= 0xFF
     target.write_bytes(bytes(data))
-    with pytest.raises(DatasetError, match="md5 mismatch") as exc:
+    with pytest.raises(DatasetError, match="not the original file") as exc:
         load_mnist(tmp_path, train_prefix="t10k")
     assert "\n" not in str(exc.value) and isinstance(exc.value, GateflowError)
 
@@ -183,3 +183,26 @@ def test_shift_augment_adds_shifted_copies():
     flat = Dataset("f", edge, np.array([0]), edge, np.array([0]), None, 1)
     with pytest.raises(DatasetError, match="needs images"):
         shift_augment(flat, 1)
+
+
+@needs_mnist
+def test_a_recompressed_copy_is_accepted_by_its_content_and_a_changed_one_refused(tmp_path):
+    import gzip
+    import shutil
+
+    from gateflow.data.datasets import DatasetError, load_mnist, md5_file
+
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+                 "train5k-images-idx3-ubyte.gz"):  # fmt: skip
+        shutil.copyfile(MNIST_DIR / name, tmp_path / name)
+    labels = gzip.decompress((MNIST_DIR / "train5k-labels-idx1-ubyte.gz").read_bytes())
+    target = tmp_path / "train5k-labels-idx1-ubyte.gz"
+    target.write_bytes(gzip.compress(labels, compresslevel=1, mtime=0))
+    assert md5_file(target) != md5_file(MNIST_DIR / target.name)  # another file ...
+    data = load_mnist(tmp_path)  # ... with the original content: accepted
+    assert len(data.y_train) == 5000
+    changed = bytearray(labels)
+    changed[-1] = (changed[-1] + 1) % 10
+    target.write_bytes(gzip.compress(bytes(changed), compresslevel=1, mtime=0))
+    with pytest.raises(DatasetError, match="not the original file"):
+        load_mnist(tmp_path)

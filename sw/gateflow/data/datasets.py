@@ -16,6 +16,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,25 @@ MD5 = {
     },
 }
 
+# sha256 of the decompressed IDX files (the original arrays): a re-compressed copy of an
+# original file has another md5 but the same content, and is accepted by this check.
+SHA256_DECOMPRESSED = {
+    "mnist": {
+        "train-images-idx3-ubyte.gz": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",  # noqa: E501
+        "train-labels-idx1-ubyte.gz": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",  # noqa: E501
+        "t10k-images-idx3-ubyte.gz": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",  # noqa: E501
+        "t10k-labels-idx1-ubyte.gz": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",  # noqa: E501
+        "train5k-images-idx3-ubyte.gz": "a4a9358b9ba319305e7cd69b2c7410e463401e152d7e9e60189b94a3f159d012",  # noqa: E501
+        "train5k-labels-idx1-ubyte.gz": "704256e87519240fd1d7ecdf681fe209864691e252c6642aeadc21f3c4d44b41",  # noqa: E501
+    },
+    "fashion": {
+        "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
+        "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
+        "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",  # noqa: E501
+        "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",  # noqa: E501
+    },
+}  # fmt: skip
+
 MIRRORS = {
     "mnist": [
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -174,16 +194,45 @@ def _folder_md5sums(root: Path) -> dict[str, str]:
     return sums
 
 
-def _verify(path: Path, expected: str | None) -> None:
-    if expected is None:
-        log.warning("no known md5 for %s; not verified", path)
+def sha256_decompressed(path: Path) -> str:
+    """sha256 of a gzip file's decompressed bytes."""
+    h = hashlib.sha256()
+    try:
+        with gzip.open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from None
+    return h.hexdigest()
+
+
+def _verify(path: Path, expected: str | None, content: str | None = None) -> None:
+    """``path`` has the known md5, or (a re-compressed copy) the known sha256 of its
+    decompressed content; else a DatasetError."""
+    if expected is None and content is None:
+        log.warning("no known checksum for %s; not verified", path)
         return
-    got = md5_file(path)
-    if got != expected:
-        raise DatasetError(f"md5 mismatch for {path}: got {got}, expected {expected}")
+    got = md5_file(path) if expected is not None else None
+    if got is not None and got == expected:
+        return
+    if content is not None:
+        try:
+            same = sha256_decompressed(path) == content
+        except DatasetError as exc:
+            raise DatasetError(f"{path} is not the original file (md5 {got}; {exc})") from None
+        if same:
+            log.info("%s: a re-compressed copy; its decompressed content is the original", path)
+            return
+        raise DatasetError(
+            f"{path} is not the original file: neither its md5 ({got}) nor the sha256 of its "
+            f"decompressed content matches"
+        )
+    raise DatasetError(f"md5 mismatch for {path}: got {got}, expected {expected}")
 
 
-def _download(name: str, root: Path, mirrors: Sequence[str], md5: str | None) -> Path:
+def _download(
+    name: str, root: Path, mirrors: Sequence[str], md5: str | None, content: str | None = None
+) -> Path:
     """Fetch ``name`` from the first mirror that serves it with the right md5."""
     root.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
@@ -195,8 +244,10 @@ def _download(name: str, root: Path, mirrors: Sequence[str], md5: str | None) ->
             with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=60) as resp:
                 for chunk in iter(lambda r=resp: r.read(1 << 20), b""):
                     out.write(chunk)
-            if md5 is not None and (got := md5_file(Path(tmp))) != md5:
-                errors.append(f"{url}: md5 {got} != {md5}")
+            try:
+                _verify(Path(tmp), md5, content)
+            except DatasetError as exc:
+                errors.append(f"{url}: {exc}")
                 continue
             dest = root / name
             os.replace(tmp, dest)
@@ -214,7 +265,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     try:
         with gzip.open(path, "rb") as f:
             data = f.read()
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DatasetError(f"cannot read {path}: {exc}") from None
     if len(data) < 4 + 4 * ndim:
         raise DatasetError(f"{path} is too short to be an IDX file")
@@ -241,9 +292,11 @@ def load_mnist(
     Files are ``<prefix>-images-idx3-ubyte.gz`` / ``<prefix>-labels-idx1-ubyte.gz``.
     The training prefix defaults to ``train``; when those files are absent and
     ``download`` is False, the 5,000-image subset ``train5k`` is used if present
-    (with a warning). Every file is checked against the known md5 (or the folder's
-    ``md5sums`` file); with ``download=True`` missing files are fetched from
-    ``mirrors`` (default :data:`MIRRORS`) and checked before they are kept.
+    (with a warning). Every file is checked against the known md5 of the original (or
+    the folder's ``md5sums`` file), and a re-compressed copy by the known sha256 of its
+    decompressed content (:data:`SHA256_DECOMPRESSED`); with ``download=True`` missing
+    files are fetched from ``mirrors`` (default :data:`MIRRORS`) and checked before
+    they are kept.
     Images are flattened row-major to 784 uint8 features (0..255).
     """
     if kind not in MD5:
@@ -267,10 +320,11 @@ def load_mnist(
     for prefix in (train_prefix, test_prefix):
         for name, ndim in zip(idx_files(prefix), (3, 1), strict=True):
             path = root / name
+            content = SHA256_DECOMPRESSED[kind].get(name)
             if path.is_file():
-                _verify(path, known.get(name))
+                _verify(path, known.get(name), content)
             elif download:
-                path = _download(name, root, mirrors, known.get(name))
+                path = _download(name, root, mirrors, known.get(name), content)
             else:
                 raise DatasetError(f"missing {path} (pass download=True / --download to fetch it)")
             arrays.append(_read_idx(path, ndim))
