@@ -83,6 +83,7 @@ def arch_default(name: str, archs: tuple[str, ...] | None = None) -> str:
 
 def add_train_args(p: argparse.ArgumentParser) -> None:
     from gateflow.train.config import ARCHS, DEVICES, MAX_VAL_FRACTION
+    from gateflow.train.recipes import RECIPES
 
     # Every default comes from the --arch's default digits network (train.DEFAULTS),
     # so the options below default to None and train_config fills them in; the help
@@ -124,6 +125,19 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     opt("--schedule", "learning-rate schedule", choices=("constant", "cosine"))
     opt("--temperature", "lgn: Gumbel-softmax temperature", lgn, type=float)
     opt("--crop", "keep only the centred CROP x CROP pixels (none: all)", type=_positive)
+    opt(
+        "--conv",
+        "lgn: logic-tree convolution stages before the dense layers, e.g. c32k3d3p1o2,c64k3d3o2 "
+        "(c<kernels> k<kernel size> d<tree depth> [s<stride>] [p<padding>] [o<OR pool>])",
+        lgn,
+        metavar="SPEC",
+    )
+    g.add_argument(
+        "--recipe",
+        choices=sorted(RECIPES),
+        help="a named, documented configuration (docs/conv.md); options given as well "
+        "override it: " + "; ".join(f"{k}: {v.summary}" for k, v in sorted(RECIPES.items())),
+    )
     opt(
         "--density",
         "binary/bitlevel: initial fraction of the weights (bits) that are 1",
@@ -187,7 +201,7 @@ TRAIN_OPTIONS = (
     "widths", "mode", "steps", "batch_size", "lr", "tau", "bits_per_feature", "encoding",
     "connections", "schedule", "temperature", "checkpoint_every", "crop", "seed", "threads",
     "device", "density", "weight_bits", "trained_bits", "levels", "sparsity", "switcher_lr",
-    "sparsity_ramp", "augment", "val_fraction", "early_stopping", "eval_every",
+    "sparsity_ramp", "augment", "val_fraction", "early_stopping", "eval_every", "conv",
 )  # fmt: skip
 
 
@@ -197,8 +211,17 @@ def train_config(args: argparse.Namespace):
     changes = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k) is not None}
     if args.residual_init:
         changes["residual_init"] = True
-    config = DEFAULTS[args.arch].replace(
-        dataset=args.dataset or "digits",
+    recipe = getattr(args, "recipe", None)
+    if recipe:
+        from gateflow.train.recipes import RECIPES
+
+        if args.arch != "lgn":
+            raise GateflowError("--recipe names the whole network; it cannot go with --arch")
+        base = RECIPES[recipe].config
+    else:
+        base = DEFAULTS[args.arch]
+    config = base.replace(
+        dataset=args.dataset or base.dataset,
         data_dir=args.data_dir,
         download=args.download,
         **changes,

@@ -131,6 +131,22 @@ def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
     return u.log_().neg_().log_().neg_()
 
 
+def gate_weights(logits: torch.Tensor, how: How, mode: str, temperature: float) -> torch.Tensor:
+    """Mixture weights [..., 16] over the gates from ``logits`` [..., 16]: one-hot argmax
+    ("hard"), softmax ("soft", and "train" in softmax mode), or in gumbel mode a one-hot
+    sample of softmax((logits + Gumbel noise) / temperature) with its gradient
+    (straight-through)."""
+    if how == "hard":
+        return F.one_hot(logits.detach().argmax(dim=-1), gates.NUM_GATES).to(logits.dtype)
+    if how == "soft" or (how == "train" and mode == "softmax"):
+        return torch.softmax(logits, dim=-1)
+    if how == "train":  # gumbel: hard forward, straight-through softmax gradients
+        soft = torch.softmax((logits + gumbel_noise(logits)) / temperature, -1)
+        hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(dim=-1, keepdim=True), 1.0)
+        return hard + (soft - soft.detach())  # exactly one-hot in value
+    raise ModelError(f"how must be one of {HOWS}, got {how!r}")
+
+
 # ------------------------------------------------------------------ layers
 class LogicLayer(nn.Module):
     """``out_dim`` two-input gates over fixed inputs ``a``, ``b`` of ``in_dim`` bits."""
@@ -178,15 +194,7 @@ class LogicLayer(nn.Module):
 
     def weights(self, how: How) -> torch.Tensor:
         """Mixture weights [out_dim, 16] over the gates."""
-        if how == "hard":
-            return F.one_hot(self.ops(), gates.NUM_GATES).to(self.logits.dtype)
-        if how == "soft" or (how == "train" and self.mode == "softmax"):
-            return torch.softmax(self.logits, dim=-1)
-        if how == "train":  # gumbel: hard forward, straight-through softmax gradients
-            soft = torch.softmax((self.logits + gumbel_noise(self.logits)) / self.temperature, -1)
-            hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(dim=-1, keepdim=True), 1.0)
-            return hard + (soft - soft.detach())  # exactly one-hot in value
-        raise ModelError(f"how must be one of {HOWS}, got {how!r}")
+        return gate_weights(self.logits, how, self.mode, self.temperature)
 
     def coefficients(self, how: How) -> torch.Tensor:
         """Per-neuron polynomial coefficients (c0, c1, c2, c3): [out_dim, 4]."""

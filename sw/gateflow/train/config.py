@@ -37,6 +37,9 @@ class TrainConfig:
     split_seed: int = 0  # the split's seed (apart from `seed`, so runs compare on one split)
     thresholds: list[float] | None = None  # encoding "fixed": the thresholds of every feature
     auto_widths: bool = False  # last width = (its default per class) x the data's classes
+    # convolutional logic gate networks (arch lgn): stages before the dense `widths`,
+    # e.g. "c32k3d3p1o2,c64k3d3o2" (gateflow.nn.conv.ConvSpec.parse)
+    conv: str | None = None
     crop: int | None = None  # keep only the centred crop x crop pixels (image datasets)
     encoding: str = "uniform"  # "uniform" (over the value range), "quantile" or "fixed"
     bits_per_feature: int = 2
@@ -118,6 +121,15 @@ class TrainConfig:
             raise TrainError("early_stopping and eval_every must be >= 0")
         if self.early_stopping and not self.val_fraction:
             raise TrainError("early stopping needs a validation split (val_fraction > 0)")
+        if self.conv is not None:
+            if self.arch != "lgn":
+                raise TrainError(f"conv stages go with arch 'lgn', not {self.arch!r}")
+            from gateflow.nn.conv import ConvSpec
+
+            try:
+                ConvSpec.parse(self.conv)
+            except GateflowError as exc:
+                raise TrainError(str(exc)) from None
         if self.augment not in (0, 1, 2):
             raise TrainError(f"augment must be 0, 1 or 2, got {self.augment}")
         if self.encoding not in ENCODINGS:

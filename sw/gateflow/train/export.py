@@ -27,6 +27,10 @@ def export(
 
     if isinstance(model, ThresholdModel):
         return _export_threshold(model, meta, class_names)
+    from gateflow.nn.conv import ConvLogicNet
+
+    if isinstance(model, ConvLogicNet):
+        return _export_conv(model, meta, class_names)
     encoder = model.encoder.to_encoder()
     base = encoder.num_bits  # global number of the previous layer's first signal
     prev = 0
@@ -68,3 +72,60 @@ def _export_threshold(
     info.update(meta or {})
     head = _head(prev, base - prev, model.num_classes, class_names)
     return validate(Netlist(encoder, layers, head, info))
+
+
+def _export_conv(
+    model: Any, meta: dict[str, Any] | None, class_names: tuple[str, ...] | None
+) -> Netlist:
+    """A ConvLogicNet as IR spatial layers (docs/ir.md): each conv kernel's tree stored
+    once with its leaves' receptive-field wiring, OR pooling, flatten, then the dense
+    logic layers over the flattened map."""
+    from gateflow.ir.netlist import from_dict
+    from gateflow.nn.conv import LogicTreeConv2d
+
+    encoder = model.encoder.to_encoder()
+    layers: list[dict[str, Any]] = []
+    for stage in model.stages:
+        if isinstance(stage, LogicTreeConv2d):
+            layers.append({
+                "kind": "conv",
+                "in_shape": list(stage.in_shape),
+                "out_channels": stage.out_channels,
+                "kernel": list(stage.kernel),
+                "stride": list(stage.stride),
+                "padding": list(stage.padding),
+                "depth": stage.depth,
+                "leaf_y": stage.leaf_y.cpu().tolist(),
+                "leaf_x": stage.leaf_x.cpu().tolist(),
+                "leaf_c": stage.leaf_c.cpu().tolist(),
+                "op": stage.ops().cpu().tolist(),
+            })  # fmt: skip
+        else:
+            layers.append({
+                "kind": "orpool",
+                "in_shape": list(stage.in_shape),
+                "kernel": [stage.kernel, stage.kernel],
+                "stride": [stage.stride, stage.stride],
+            })  # fmt: skip
+    layers.append({"kind": "flatten", "in_shape": list(model.flat_shape)})
+    prev = encoder.num_bits  # the flatten layer's signals follow the input bits
+    base = prev + int(np.prod(model.flat_shape))
+    for layer in model.layers:
+        op = layer.ops().detach().cpu().numpy().astype(np.int64)
+        a = layer.a.detach().cpu().numpy().astype(np.int64) + prev
+        b = layer.b.detach().cpu().numpy().astype(np.int64) + prev
+        layers.append({"kind": "logic", "a": a.tolist(), "b": b.tolist(), "op": op.tolist()})
+        prev = base
+        base += op.shape[0]
+    head = _head(prev, base - prev, model.num_classes, class_names)
+    info = {"arch": "lgn-conv", "config": dict(model.config)}
+    info.update(meta or {})
+    doc = {
+        "format": "gateflow-ir",
+        "version": 3,
+        "meta": info,
+        "encoder": encoder.to_dict(),
+        "layers": layers,
+        "head": head.to_dict(),
+    }
+    return from_dict(doc)

@@ -75,6 +75,11 @@ def load_model(path: str | Path) -> Any:
     blob = torch_load(path)
     if isinstance(blob, dict) and blob.get("format") == MODEL_FORMAT:
         return ThresholdModel.load(path)
+    from gateflow.nn.conv import CHECKPOINT_FORMAT as CONV_FORMAT
+    from gateflow.nn.conv import ConvLogicNet
+
+    if isinstance(blob, dict) and blob.get("format") == CONV_FORMAT:
+        return ConvLogicNet.load(path)
     return LogicNet.load(path)
 
 

@@ -81,7 +81,32 @@ def make_encoder(config: TrainConfig, data: Dataset) -> ThermometerEncoder:
     return encoder.with_names(data.feature_names)
 
 
-def build_model(config: TrainConfig, encoder: ThermometerEncoder, num_classes: int) -> LogicNet:
+def build_model(
+    config: TrainConfig,
+    encoder: ThermometerEncoder,
+    num_classes: int,
+    image: tuple[int, int] | None = None,
+) -> LogicNet:
+    """The LogicNet of ``config``, or with ``config.conv`` a ConvLogicNet over the
+    ``image`` (the dataset's image shape, or the crop)."""
+    if config.conv:
+        from gateflow.nn.conv import ConvLogicNet
+
+        if image is None:
+            raise TrainError("a convolutional network needs an image dataset")
+        return ConvLogicNet(  # type: ignore[return-value]
+            encoder,
+            image,
+            config.conv,
+            config.widths,
+            num_classes,
+            tau=config.tau,
+            connections=config.connections,
+            mode=config.mode,
+            residual_init=config.residual_init,
+            seed=config.seed,
+            temperature=config.temperature,
+        )
     return LogicNet(
         encoder,
         config.widths,
@@ -253,7 +278,8 @@ def _train(
     if data is None:
         data = get_dataset(config.dataset, config.data_dir, download=config.download)
     encoder = make_encoder(config, data)
-    model = build_model(config, encoder, data.num_classes).to(device)
+    image = (config.crop, config.crop) if config.crop else data.shape
+    model = build_model(config, encoder, data.num_classes, image).to(device)
     log.info(
         "training %s on %s: %d input bits, widths %s (%d gates), %s mode, device %s",
         type(model).__name__, data.name, encoder.num_bits, config.widths, model.num_gates,

@@ -1,0 +1,56 @@
+"""Named training configurations (``gateflow train --recipe NAME``), each documented with
+what it measured in docs/conv.md (accuracy, training time, distinct and unrolled gates).
+
+Plain data like :mod:`gateflow.train.config` (no torch), so that the command line can
+list them in ``--help``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateflow.train.config import DEFAULT_DIGITS, TrainConfig
+
+
+@dataclass(frozen=True)
+class Recipe:
+    summary: str
+    config: TrainConfig
+
+
+RECIPES = {
+    # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
+    "digits-conv": Recipe(
+        "digits, 2-bit pixels, conv c32k3d3p1o2 -> 1000,1000 gates",
+        DEFAULT_DIGITS.replace(conv="c32k3d3p1o2", widths=[1000, 1000], steps=2000),
+    ),
+    "mnist-conv": Recipe(
+        "full MNIST, 2-bit pixels, conv c32k3d3o2,c64k3d3o2 -> 8000,8000 gates, 1-pixel shifts",
+        DEFAULT_DIGITS.replace(
+            dataset="mnist",
+            bits_per_feature=2,
+            conv="c32k3d3o2,c64k3d3o2",
+            widths=[8000, 8000],
+            tau=20.0,
+            lr=0.05,
+            batch_size=256,
+            steps=6000,
+            augment=1,
+            threads=2,
+        ),
+    ),
+    "fashion-conv": Recipe(
+        "Fashion-MNIST, 3-bit pixels, conv c32k3d3o2,c64k3d3o2 -> 8000,8000 gates",
+        DEFAULT_DIGITS.replace(
+            dataset="fashion-mnist",
+            bits_per_feature=3,
+            conv="c32k3d3o2,c64k3d3o2",
+            widths=[8000, 8000],
+            tau=20.0,
+            lr=0.05,
+            batch_size=256,
+            steps=6000,
+            threads=2,
+        ),
+    ),
+}
