@@ -109,3 +109,29 @@ def test_net_counts_and_checkpoint_round_trip(tmp_path):
     enc = ThermometerEncoder.fixed(64, uneven, values="integer")
     with pytest.raises(ModelError, match="same number of thermometer bits"):
         ConvLogicNet(enc, (8, 8), "c4k3d2", [10], 10)
+
+
+@pytest.mark.parametrize("backend", ["torch", "native"])
+@pytest.mark.parametrize("how", ["hard", "soft", "train"])
+def test_fast_path_equals_the_reference(backend, how):
+    from gateflow.nn.kernels import native_available
+
+    if backend == "native" and not native_available():
+        pytest.skip("no C++ compiler for the native kernels")
+    enc = ThermometerEncoder.uniform(64, 2, 0, 16)
+    x = torch.randint(0, 17, (33, 64))
+    outs, grads = [], []
+    for impl in ("reference", "fast"):
+        net = ConvLogicNet(enc, (8, 8), "c6k3d3p1o2,c5k2d2s1", [40, 20], 4, tau=2.0, seed=3)
+        net.set_impl(impl, backend)
+        torch.manual_seed(11)  # the same Gumbel noise for both
+        out = net(x, how)
+        outs.append(out.detach())
+        if how != "hard":
+            out.square().sum().backward()
+            grads.append([p.grad.clone() for p in net.parameters()])
+    assert torch.allclose(outs[0], outs[1], atol=1e-5)
+    if how == "hard":
+        assert torch.equal(outs[0], outs[1])
+    for g0, g1 in zip(*grads):
+        assert torch.allclose(g0, g1, atol=1e-4, rtol=1e-4)

@@ -11,8 +11,15 @@ thermometer encoder, the convolutions and poolings, a flatten, dense
 
 Feature maps are channel-last, ``[batch, H, W, C]``, and flatten in ``(y, x, c)`` order:
 the IR's layout (docs/ir.md, spatial layers), so that the exported netlist computes
-exactly what eval mode computes. Everything here is plain torch (autograd through
-gather, the gate polynomials and max pooling), on CPU and CUDA alike.
+exactly what eval mode computes.
+
+Two implementations compute the same function. ``forward`` is the readable reference
+(batch-major, plain autograd through a gather and the gate polynomials). The fast path,
+``forward_fm``, keeps maps feature-major (``[H*W*C, batch]``, rows in flatten order) and
+evaluates each tree level as one logic layer over all positions, through the fused
+kernels of :mod:`gateflow.nn.kernels` (C++/OpenMP on CPU, torch ops elsewhere): a level's
+gates at every position share their kernel's coefficients, so their gradients add up
+into the kernel's logits. Tests check the two against each other.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from torch import nn
 from gateflow import gates
 from gateflow.data.encoding import ThermometerEncoder
 from gateflow.nn.encoding import Thermometer
+from gateflow.nn.kernels import logic_layer_fm
 from gateflow.nn.logic import (
     CONNECTIONS,
     MODES,
@@ -220,6 +228,54 @@ class LogicTreeConv2d(nn.Module):
             lo += n
         return h.squeeze(-1)
 
+    def fm_plan(self, device: torch.device) -> list[tuple[torch.Tensor, ...]]:
+        """Per tree level, (a, b, coefficient index) of its gates at every position, in
+        feature-major row order (position, kernel, node). Leaves outside the map read
+        row H*W*C, a zero row appended to the input."""
+        plan = getattr(self, "_plan", None)
+        if plan is not None and plan[0][0].device == device:
+            return plan
+        H, W, C = self.in_shape
+        Ho, Wo, K = self.out_shape
+        (sy, sx), (py, px) = self.stride, self.padding
+        y = (torch.arange(Ho) * sy - py).view(Ho, 1, 1, 1)
+        x = (torch.arange(Wo) * sx - px).view(1, Wo, 1, 1)
+        r = y + self.leaf_y.cpu().view(1, 1, *self.leaf_y.shape)
+        c = x + self.leaf_x.cpu().view(1, 1, *self.leaf_x.shape)
+        inside = (r >= 0) & (r < H) & (c >= 0) & (c < W)
+        rows = torch.where(inside, (r * W + c) * C + self.leaf_c.cpu().view(1, 1, K, -1), H * W * C)
+        rows = rows.reshape(Ho * Wo, K, -1)  # [P, K, 2**d]
+        P, nodes = Ho * Wo, 2**self.depth - 1
+        kernel = torch.arange(K).view(1, K, 1)
+        plan, lo = [], 0
+        for level in range(self.depth):
+            n = 2 ** (self.depth - level - 1)
+            if level == 0:
+                a, b = rows[..., 0::2], rows[..., 1::2]
+            else:
+                base = (torch.arange(P).view(P, 1, 1) * K + kernel) * (2 * n)
+                j = torch.arange(n).view(1, 1, n)
+                a, b = base + 2 * j, base + 2 * j + 1
+            cidx = (kernel * nodes + lo + torch.arange(n).view(1, 1, n)).expand(P, K, n)
+            plan.append(tuple(t.reshape(-1).to(device) for t in (a, b, cidx)))
+            lo += n
+        self._plan = plan
+        return plan
+
+    def forward_fm(
+        self, x: torch.Tensor, how: How | None = None, backend: str | None = None
+    ) -> torch.Tensor:
+        """Feature-major: ``x`` [H*W*C, batch] -> [H'*W'*K, batch] (rows in flatten order)."""
+        if how is None:
+            how = "train" if self.training else "hard"
+        if any(self.padding):
+            x = torch.cat([x, x.new_zeros(1, x.shape[1])])
+        w = gate_weights(self.logits, how, self.mode, self.temperature)
+        c = (w @ self.poly.to(w.dtype)).reshape(-1, 4)
+        for a, b, cidx in self.fm_plan(x.device):
+            x = logic_layer_fm(x, c.index_select(0, cidx), a, b, backend)
+        return x
+
     def extra_repr(self) -> str:
         return (
             f"{self.in_shape} -> {self.out_shape}, kernel={self.kernel}, depth={self.depth}, "
@@ -249,8 +305,25 @@ class OrPool2d(nn.Module):
         return self.out_shape[0] * self.out_shape[1] * self.out_shape[2] * (self.kernel**2 - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.max_pool2d(x.permute(0, 3, 1, 2), self.kernel, self.stride)
-        return y.permute(0, 2, 3, 1)
+        """[batch, H, W, C] -> [batch, H', W', C]: the window maximum (``amax``: tied
+        maxima share the gradient, as in :meth:`forward_fm`)."""
+        k, s = self.kernel, self.stride
+        return x.unfold(1, k, s).unfold(2, k, s).amax(dim=(-2, -1))
+
+    def forward_fm(self, x: torch.Tensor) -> torch.Tensor:
+        """Feature-major: [H*W*C, batch] -> [H'*W'*C, batch]."""
+        idx = getattr(self, "_index", None)
+        if idx is None or idx.device != x.device:
+            H, W, C = self.in_shape
+            Ho, Wo, _ = self.out_shape
+            y = (torch.arange(Ho) * self.stride).view(Ho, 1, 1, 1, 1)
+            xx = (torch.arange(Wo) * self.stride).view(1, Wo, 1, 1, 1)
+            i = torch.arange(self.kernel).view(1, 1, 1, -1, 1)
+            j = torch.arange(self.kernel).view(1, 1, 1, 1, -1)
+            c = torch.arange(C).view(1, 1, C, 1, 1)
+            idx = (((y + i) * W + xx + j) * C + c).reshape(Ho * Wo * C, -1).to(x.device)
+            self._index = idx
+        return x[idx].amax(dim=1)
 
     def extra_repr(self) -> str:
         return f"{self.in_shape} -> {self.out_shape}, kernel={self.kernel}, stride={self.stride}"
@@ -331,6 +404,8 @@ class ConvLogicNet(nn.Module):
             for i, o in zip(dims[:-1], dims[1:], strict=True)
         )
         self.head = GroupSum(num_classes, tau)
+        self.impl: str = "fast"
+        self.backend: str | None = None
 
     @property
     def num_classes(self) -> int:
@@ -358,10 +433,26 @@ class ConvLogicNet(nn.Module):
         return h.reshape(h.shape[0], -1)
 
     def forward(self, x: torch.Tensor, how: How | None = None) -> torch.Tensor:
-        h = self.features(x, how).t().contiguous()  # feature-major through the dense layers
+        if self.impl == "reference":
+            h = self.features(x, how).t().contiguous()
+        else:
+            h = self.encoder(x).t().contiguous()  # feature-major all the way
+            for stage in self.stages:
+                if isinstance(stage, LogicTreeConv2d):
+                    h = stage.forward_fm(h, how, self.backend)
+                else:
+                    h = stage.forward_fm(h)
         for layer in self.layers:
-            h = layer.forward_fm(h, how)
+            h = layer.forward_fm(h, how, self.backend)
         return self.head.forward_fm(h)
+
+    def set_impl(self, impl: str = "fast", backend: str | None = None) -> ConvLogicNet:
+        """ "fast" (feature-major fused kernels) or "reference" (the readable batch-major
+        conv code), and the kernel backend; both compute the same model."""
+        if impl not in ("fast", "reference"):
+            raise ModelError(f"impl must be 'fast' or 'reference', got {impl!r}")
+        self.impl, self.backend = impl, backend
+        return self
 
     @torch.no_grad()
     def predict(self, x: torch.Tensor) -> torch.Tensor:
