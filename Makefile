@@ -14,7 +14,7 @@ unexport VERILATOR_ROOT
 MODEL ?=
 ARCH  ?=
 OUT   ?= build/sim$(if $(ARCH),-$(ARCH))
-SIM_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(ARCH),--arch $(ARCH)) --out $(OUT)
+SIM_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(filter conv,$(ARCH)),--recipe digits-conv,$(if $(ARCH),--arch $(ARCH))) --out $(OUT)
 BOARD ?=
 VARIANT ?=
 BUILD_ARGS ?=
@@ -28,7 +28,8 @@ all: sim
 
 help:
 	@echo "make sim [MODEL=<ir.json>]  train the default network on digits (or load MODEL), generate RTL, prove it bit-exact under Verilator"
-	@echo "make sim ARCH=<arch>        the same for arch binary ({0,1} weights), bitlevel or switcher (default: lgn)"
+	@echo "make sim ARCH=<arch>        the same for arch binary ({0,1} weights), bitlevel or switcher (default: lgn),"
+	@echo "                            or conv (the digits-conv recipe: a convolutional logic gate network)"
 	@echo "make bitstream BOARD=<board> [MODEL=<ir.json>] [VARIANT=45f] [BUILD_ARGS=...]"
 	@echo "                            build the bitstream and report.json into build/<board>/"
 	@echo "make program BOARD=<board>  load that bitstream onto the board (openFPGALoader)"
