@@ -21,8 +21,8 @@ class Recipe:
 RECIPES = {
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
-        "digits, 2-bit pixels, conv c32k3d3p1o2 -> 1000,1000 gates",
-        DEFAULT_DIGITS.replace(conv="c32k3d3p1o2", widths=[1000, 1000], steps=2000),
+        "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
+        DEFAULT_DIGITS.replace(conv="c64k3d2p1o2", widths=[1000, 1000], steps=2000),
     ),
     "mnist-conv": Recipe(
         "full MNIST, 2-bit pixels, conv c32k3d3o2,c64k3d3o2 -> 8000,8000 gates, 1-pixel shifts",
