@@ -24,7 +24,7 @@ def cmd_check(args: argparse.Namespace) -> int:
               file=sys.stderr)  # fmt: skip
         return 2
     print(
-        f"OK {args.ir}: IR version {ir.IR_VERSION}, {net.num_inputs} input bits, "
+        f"OK {args.ir}: IR version {net.version}, {net.num_inputs} input bits, "
         f"{len(net.layers)} layers, {net.num_gates} gates, {net.num_classes} classes, "
         f"sha256 {net.sha256()[:16]}"
     )
