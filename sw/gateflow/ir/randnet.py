@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateflow.data.encoding import ThermometerEncoder
-from gateflow.gates import NUM_GATES
+from gateflow.gates import GATES, NUM_GATES
 from gateflow.ir.netlist import (
     MAX_CONV_DEPTH,
     ConvLayer,
@@ -159,6 +159,17 @@ class PoolSpec:
     stride: tuple[int, int] = (2, 2)
 
 
+_TWO_INPUT = np.array([g.id for g in GATES if g.uses_a() and g.uses_b()], dtype=np.int64)
+
+
+def _tree_gates(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
+    """Tree gates: one in four any of the 16, the rest gates that read both operands (so
+    that most trees depend on most of their leaves, and some are constant or cut)."""
+    anyg = rng.integers(0, NUM_GATES, shape)
+    both = _TWO_INPUT[rng.integers(0, _TWO_INPUT.size, shape)]
+    return np.where(rng.random(shape) < 0.25, anyg, both).astype(np.int64)
+
+
 def image_encoder(shape: tuple[int, int, int], rng: np.random.Generator) -> ThermometerEncoder:
     """A thermometer encoder of an [H, W, C] image of 8-bit pixels: C bits per pixel,
     pixel-major (input bit (y*W + x)*C + c), as the first spatial layer reads them."""
@@ -186,7 +197,7 @@ def random_conv_netlist(
     """A valid convolutional netlist (IR version 3) with random kernels, leaves and gates.
 
     The encoder reads an [H, W, C] image (C thermometer bits per pixel); the spatial
-    layers follow ``spatial`` in order, then a flatten and the dense layers ``widths``
+    layers follow ``spatial`` in order (tree gates mostly ones that read both operands), then a flatten and the dense layers ``widths``
     (as :func:`random_netlist` builds them, reading the flattened map, and with
     ``skip_prob`` any earlier signal, input bits included). The head splits the last
     dense layer into ``num_classes`` groups, or with no dense layers draws groups of
@@ -218,7 +229,7 @@ def random_conv_netlist(
                 leaf_y=rng.integers(0, spec.kernel[0], (k, n_leaf)),
                 leaf_x=rng.integers(0, spec.kernel[1], (k, n_leaf)),
                 leaf_c=rng.integers(0, shape[2], (k, n_leaf)),
-                op=rng.integers(0, NUM_GATES, (k, n_leaf - 1)),
+                op=_tree_gates(rng, (k, n_leaf - 1)),
             )
         oh, ow, oc = layer.out_shape
         if oh < 1 or ow < 1:
