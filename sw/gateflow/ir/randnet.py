@@ -197,11 +197,11 @@ def random_conv_netlist(
     """A valid convolutional netlist (IR version 3) with random kernels, leaves and gates.
 
     The encoder reads an [H, W, C] image (C thermometer bits per pixel); the spatial
-    layers follow ``spatial`` in order (tree gates mostly ones that read both operands), then a flatten and the dense layers ``widths``
-    (as :func:`random_netlist` builds them, reading the flattened map, and with
-    ``skip_prob`` any earlier signal, input bits included). The head splits the last
-    dense layer into ``num_classes`` groups, or with no dense layers draws groups of
-    flatten signals.
+    layers follow ``spatial`` in order (tree gates mostly ones that read both operands),
+    then a flatten and the dense layers ``widths`` (as :func:`random_netlist` builds them,
+    reading the flattened map, and with ``skip_prob`` any earlier signal, input bits
+    included). The head splits the last dense layer into ``num_classes`` groups, or with
+    no dense layers draws groups of flatten signals.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
