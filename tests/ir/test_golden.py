@@ -5,19 +5,66 @@ import pytest
 
 from gateflow.ir.golden import eval_bits, evaluate, pack_bits, unpack_bits
 from gateflow.ir.netlist import GroupSum, LogicLayer, Netlist
-from gateflow.ir.randnet import random_netlist
+from gateflow.ir.randnet import ConvSpec, PoolSpec, random_conv_netlist, random_netlist
+
+
+def _gate(g, a, b):
+    return (g >> (3 - 2 * a - b)) & 1
+
+
+def _spec_conv(layer, m):
+    H, W, C = layer["in_shape"]
+    (kh, kw), (sy, sx), (py, px) = layer["kernel"], layer["stride"], layer["padding"]
+
+    def at(r, q, c):
+        return m[r][q][c] if 0 <= r < H and 0 <= q < W else 0
+
+    def tree(k, y, x):
+        v = [
+            at(y * sy - py + ly, x * sx - px + lx, c)
+            for ly, lx, c in zip(layer["leaf_y"][k], layer["leaf_x"][k], layer["leaf_c"][k])
+        ]
+        ops = iter(layer["op"][k])
+        while len(v) > 1:
+            v = [_gate(next(ops), v[2 * j], v[2 * j + 1]) for j in range(len(v) // 2)]
+        return v[0]
+
+    return [
+        [[tree(k, y, x) for k in range(layer["out_channels"])]
+         for x in range((W + 2 * px - kw) // sx + 1)]
+        for y in range((H + 2 * py - kh) // sy + 1)
+    ]  # fmt: skip
+
+
+def _spec_orpool(layer, m):
+    H, W, C = layer["in_shape"]
+    (kh, kw), (sy, sx) = layer["kernel"], layer["stride"]
+    return [
+        [[max(m[y * sy + i][x * sx + j][c] for i in range(kh) for j in range(kw))
+          for c in range(C)]
+         for x in range((W - kw) // sx + 1)]
+        for y in range((H - kh) // sy + 1)
+    ]  # fmt: skip
 
 
 def spec_evaluate(ir, raw):
     """The minimal evaluator of docs/ir.md, written from the document alone."""
     enc = ir["encoder"]
     s = [int(raw[f] >= t) for f, t in zip(enc["feature"], enc["threshold"])]
+    m = None
     for layer in ir["layers"]:
-        if layer["kind"] == "logic":
-            s += [
-                (g >> (3 - 2 * s[a] - s[b])) & 1
-                for a, b, g in zip(layer["a"], layer["b"], layer["op"])
-            ]
+        kind = layer["kind"]
+        if kind in ("conv", "orpool", "flatten") and m is None:
+            H, W, C = layer["in_shape"]
+            m = [[[s[(y * W + x) * C + c] for c in range(C)] for x in range(W)] for y in range(H)]
+        if kind == "conv":
+            m = _spec_conv(layer, m)
+        elif kind == "orpool":
+            m = _spec_orpool(layer, m)
+        elif kind == "flatten":
+            s += [bit for row in m for pixel in row for bit in pixel]
+        elif kind == "logic":
+            s += [_gate(g, s[a], s[b]) for a, b, g in zip(layer["a"], layer["b"], layer["op"])]
         else:  # threshold
             s += [
                 int(sum(w * s[k] for k, w in zip(src, ws)) >= t)
@@ -99,3 +146,22 @@ def test_golden_equals_the_documented_evaluator_on_real_features(seed):
         scores, cls = spec_evaluate(doc, raw[k].tolist())
         assert res.scores[k].tolist() == scores
         assert res.pred[k] == cls
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_golden_equals_the_documented_evaluator_on_conv_netlists(seed):
+    specs = [
+        [ConvSpec(3, (3, 3), (1, 1), (1, 1), 2), PoolSpec((2, 2), (2, 2))],
+        [ConvSpec(2, (2, 3), (2, 1), (0, 1), 3), ConvSpec(3, (2, 2), (1, 1), (1, 1), 1)],
+        [PoolSpec((3, 3), (1, 1)), ConvSpec(4, (1, 1), depth=1)],
+    ][seed % 3]
+    widths = [[8, 4], [], [10, 6, 4]][seed % 3]
+    net = random_conv_netlist((6, 5, 2), specs, widths, 2, seed=seed, skip_prob=0.4,
+                              kind=["logic", "mixed"][seed % 2])  # fmt: skip
+    doc = json.loads(net.to_json())
+    raw = np.random.default_rng(seed).integers(0, 256, (40, net.encoder.num_raw_features))
+    res = evaluate(net, raw)
+    for k in range(len(raw)):
+        scores, cls = spec_evaluate(doc, raw[k].tolist())
+        assert scores == res.scores[k].tolist()
+        assert cls == res.pred[k]

@@ -39,7 +39,7 @@ def _mutate(d, path, value):
     "path, value, message",
     [
         (("format",), "other", "format"),
-        (("version",), 3, "version 3 is not supported"),
+        (("version",), 4, "version 4 is not supported"),
         (("version",), "1", "version must be an integer"),
         (("encoder",), KeyError, "missing field 'encoder'"),
         (("extra",), 1, "unknown field 'extra'"),

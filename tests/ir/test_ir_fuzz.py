@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from gateflow import cli, ir
 from gateflow.ir.golden import eval_bits
-from gateflow.ir.randnet import random_netlist
+from gateflow.ir.randnet import ConvSpec, PoolSpec, random_conv_netlist, random_netlist
 
 EXAMPLES = int(os.environ.get("GATEFLOW_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
@@ -49,9 +49,25 @@ def _real_valued(doc):
 
 
 VALID.append(_real_valued(VALID[2]))
+CONV = json.loads(
+    random_conv_netlist(
+        (4, 4, 2),
+        [
+            ConvSpec(3, (3, 3), (1, 1), (1, 1), 2),
+            PoolSpec((2, 2), (2, 2)),
+            ConvSpec(2, (2, 1), depth=1),
+        ],
+        [6, 4],
+        2,
+        seed=5,
+        skip_prob=0.3,
+    ).to_json()
+)  # layers: conv [4,4,2] -> [4,4,3], orpool -> [2,2,3], conv -> [1,2,2], flatten (4 signals)
+VALID.append(CONV)
 KEYS = ["format", "version", "meta", "encoder", "layers", "head", "kind", "num_raw_features",
         "feature", "threshold", "a", "b", "op", "num_classes", "groups", "values",
-        "feature_names", "class_names"]  # fmt: skip
+        "feature_names", "class_names", "in_shape", "out_channels", "kernel", "stride",
+        "padding", "depth", "leaf_y", "leaf_x", "leaf_c"]  # fmt: skip
 
 scalars = st.one_of(
     st.none(),
@@ -60,7 +76,9 @@ scalars = st.one_of(
     st.sampled_from([0, 1, -1, 15, 16, 2**31, 2**63, 10**12, 10**40]),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=8),
-    st.sampled_from(["gateflow-ir", "thermometer", "logic", "groupsum"]),
+    st.sampled_from(
+        ["gateflow-ir", "thermometer", "logic", "groupsum", "conv", "orpool", "flatten"]
+    ),  # fmt: skip
 )
 json_values = st.recursive(
     scalars,
@@ -193,13 +211,36 @@ def _v2(path, value, real=False):
     return json.dumps(doc)
 
 
+def _conv(path, value):
+    """CONV (a version-3 file) with one field changed, deleted (KeyError) or, for a
+    callable, the document rewritten by it."""
+    doc = copy.deepcopy(CONV)
+    if callable(value) and not isinstance(value, type):
+        value(doc)
+        return json.dumps(doc)
+    obj = doc
+    for key in path[:-1]:
+        obj = obj[key]
+    if value is KeyError:
+        del obj[path[-1]]
+    else:
+        obj[path[-1]] = value
+    return json.dumps(doc)
+
+
+def _swap_flatten(doc):
+    layers = doc["layers"]
+    layers[2], layers[3] = layers[3], layers[2]
+    layers[2]["in_shape"] = [2, 2, 3]  # the flatten fits; the conv after it does not belong
+
+
 BAD_CASES = {
     "truncated": json.dumps(GOOD)[:57],
     "invalid JSON": "{'format': 'gateflow-ir'}",
     "empty file": "",
     "not an object": "[1, 2, 3]",
     "missing version": _edit(("version",), KeyError),
-    "wrong version": _edit(("version",), 3),
+    "wrong version": _edit(("version",), 4),
     "float version": _edit(("version",), 1.0),
     "negative index": _edit(("layers", 0, "a", 0), -3),
     "index out of range": _edit(("layers", 1, "b", 0), 10**6),
@@ -229,6 +270,35 @@ BAD_CASES = {
     "too few class names": _v2(("head", "class_names"), ["a"]),
     "repeated class names": _v2(("head", "class_names"), ["a", "a"]),
     "feature names wrong count": _v2(("encoder", "feature_names"), ["x"]),
+    "conv in version 2": _conv(("version",), 2),
+    "conv depth 0": _conv(("layers", 0, "depth"), 0),
+    "conv depth 5": _conv(("layers", 0, "depth"), 5),
+    "conv depth and leaves differ": _conv(("layers", 0, "depth"), 3),
+    "conv leaf row beyond kernel": _conv(("layers", 0, "leaf_y", 0, 0), 3),
+    "conv leaf column negative": _conv(("layers", 0, "leaf_x", 1, 2), -1),
+    "conv leaf channel beyond input": _conv(("layers", 2, "leaf_c", 0, 0), 3),
+    "conv gate number 16": _conv(("layers", 0, "op", 2, 1), 16),
+    "conv tree short of a gate": _conv(("layers", 0, "op", 0), [1, 2]),
+    "conv kernels and out_channels differ": _conv(("layers", 0, "out_channels"), 4),
+    "conv leaf lists short of a kernel": _conv(("layers", 0, "leaf_c"), [[0, 0, 0, 0]] * 2),
+    "conv image differs from the inputs": _conv(("layers", 0, "in_shape"), [4, 2, 2]),
+    "conv shape chain broken": _conv(("layers", 1, "in_shape"), [4, 4, 2]),
+    "conv kernel larger than the map": _conv(("layers", 2, "kernel"), [3, 1]),
+    "conv stride 0": _conv(("layers", 0, "stride"), [0, 1]),
+    "conv padding negative": _conv(("layers", 0, "padding"), [-1, 1]),
+    "conv kernel of three": _conv(("layers", 0, "kernel"), [3, 3, 1]),
+    "conv in_shape of two": _conv(("layers", 0, "in_shape"), [4, 8]),
+    "conv unknown field": _conv(("layers", 0, "dilation"), [1, 1]),
+    "conv missing field": _conv(("layers", 0, "leaf_x"), KeyError),
+    "orpool with padding": _conv(("layers", 1, "padding"), [0, 0]),
+    "orpool window too big": _conv(("layers", 1, "kernel"), [5, 5]),
+    "no flatten": _conv((), lambda d: d["layers"].pop(3)),
+    "conv after flatten": _conv((), _swap_flatten),
+    "two flattens": _conv((), lambda d: d["layers"].insert(4, d["layers"][3])),
+    "flatten shape wrong": _conv(("layers", 3, "in_shape"), [2, 1, 2]),
+    "conv after a logic layer": _conv((), lambda d: d["layers"].append(d["layers"][0])),
+    "conv too many unrolled gates": _conv(("layers", 0, "padding"), [2000, 2000]),
+    "conv map too large": _conv(("layers", 0, "padding"), [10**6, 10**6]),
 }  # fmt: skip
 
 
@@ -237,6 +307,59 @@ def test_bad_cases_are_what_they_say():
         with pytest.raises(ir.IRError) as exc:
             ir.from_json(text)
         assert "\n" not in str(exc.value), name
+
+
+CONV_MESSAGES = {
+    "conv in version 2": "kind 'conv' is not supported",
+    "conv depth 0": "layers[0].depth = 0 is out of range [1, 4]",
+    "conv depth 5": "layers[0].depth = 5 is out of range [1, 4]",
+    "conv depth and leaves differ": "layers[0].leaf_y[0]: expected a list of 8 integers",
+    "conv leaf row beyond kernel": "layers[0].leaf_y[0][0] = 3 is out of range [0, 3)",
+    "conv leaf column negative": "layers[0].leaf_x[1][2] = -1 is out of range [0, 3)",
+    "conv leaf channel beyond input": "layers[2].leaf_c[0][0] = 3 is out of range [0, 3)",
+    "conv gate number 16": "layers[0].op[2][1] = 16 is out of range [0, 16)",
+    "conv tree short of a gate": "layers[0].op[0]: expected a list of 3 integers",
+    "conv kernels and out_channels differ": "layers[0].leaf_y: expected a list of 4 lists",
+    "conv leaf lists short of a kernel": "layers[0].leaf_c: expected a list of 3 lists",
+    "conv image differs from the inputs": "holds 16 bits but the encoder has 32 input bits",
+    "conv shape chain broken": "differs from the previous layer's output shape [4, 4, 3]",
+    "conv kernel larger than the map": "window does not fit the 2x2 map",
+    "conv stride 0": "layers[0].stride[0] = 0 is out of range",
+    "conv padding negative": "layers[0].padding[0] = -1 is out of range",
+    "conv kernel of three": "layers[0].kernel: expected a list of 2 integers",
+    "conv in_shape of two": "layers[0].in_shape: expected a list of 3 integers",
+    "conv unknown field": "layers[0]: unknown field 'dilation'",
+    "conv missing field": "layers[0]: missing field 'leaf_x'",
+    "orpool with padding": "layers[1]: unknown field 'padding'",
+    "orpool window too big": "layers[1]: the 5x5 window does not fit the 4x4 map",
+    "no flatten": "layers[3]: a logic layer cannot read a map; flatten it first",
+    "conv after flatten": "layers[3]: a conv layer must come before the flatten layer",
+    "two flattens": "layers[4]: a flatten layer must come before the flatten layer",
+    "flatten shape wrong": "layers[3].in_shape [2, 1, 2] differs from the previous layer's",
+    "conv after a logic layer": "a conv layer must come before the flatten layer",
+    "conv too many unrolled gates": "more than 50000000 gate evaluations per sample",
+    "conv map too large": "the output map holds more than 50000000 bits",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONV_MESSAGES))
+def test_conv_bad_cases_name_the_rule(name):
+    with pytest.raises(ir.IRError) as exc:
+        ir.from_json(BAD_CASES[name])
+    assert CONV_MESSAGES[name] in str(exc.value)
+
+
+def test_conv_document_is_valid_and_round_trips():
+    net = ir.from_json(json.dumps(CONV))
+    assert net.version == 3
+    assert [layer.kind for layer in net.layers] == ["conv", "orpool", "conv", "flatten",
+                                                    "logic", "logic"]  # fmt: skip
+    assert net.layers[2].out_shape == (1, 2, 2)
+    assert (
+        ir.from_json(net.to_json()).to_json()
+        == net.to_json()
+        == ir.from_dict(json.loads(net.to_json())).to_json()
+    )
 
 
 @pytest.mark.parametrize("name", sorted(BAD_CASES))

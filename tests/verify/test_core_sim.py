@@ -88,3 +88,18 @@ def test_large_random_netlists(tmp_path, seed, every, pop):
     core = generate(net, tmp_path / "core", opts)
     bits = np.random.default_rng(seed).integers(0, 2, (300, net.num_inputs)).astype(np.uint8)
     _check(simulate(core, net, bits, tmp_path / "sim", seed=seed), len(bits))
+
+
+@pytest.mark.parametrize("every, bp", [(1, True), (2, False)])
+def test_random_conv_netlists(tmp_path, every, bp):
+    from gateflow.ir.randnet import ConvSpec, PoolSpec, random_conv_netlist
+
+    spatial = [ConvSpec(4, (3, 3), (1, 1), (1, 1), 3), PoolSpec(), ConvSpec(4, (2, 2), depth=2)]
+    net, _ = run_passes(random_conv_netlist((8, 8, 2), spatial, [40, 20], 4, seed=every,
+                                            skip_prob=0.2))  # fmt: skip
+    assert net.has_spatial
+    core = generate(net, tmp_path / "core", CoreOptions(pipeline_every=every, backpressure=bp))
+    bits = np.random.default_rng(every).integers(0, 2, (300, net.num_inputs)).astype(np.uint8)
+    report = simulate(core, net, bits, tmp_path / "sim", seed=every + 1)
+    _check(report, len(bits))
+    assert report.latency_measured == core.manifest["latency_cycles"]

@@ -112,3 +112,15 @@ def test_ir_key_ignores_unused_operands():
     assert ir_key(BY_NAME["NOT_B"].id, 4, 9) == (10, None, 9)
     assert ir_key(BY_NAME["TRUE"].id, 4, 9) == (15, None, None)
     assert all(ir_key(g.id, 1, 2)[0] == g.id for g in GATES)
+
+
+def test_a_conv_netlist_reads_back_as_its_lowered_netlist(tmp_path):
+    from gateflow.ir.lower import for_hardware
+    from gateflow.ir.randnet import ConvSpec, PoolSpec, random_conv_netlist
+
+    spatial = [ConvSpec(3, (3, 3), (1, 1), (1, 1), 2), PoolSpec()]
+    net, _ = run_passes(random_conv_netlist((6, 6, 1), spatial, [18, 9], 3, seed=2))
+    generate(net, tmp_path, CoreOptions(pipeline_every=1))
+    graph = read_network(tmp_path / "gf_core_net.sv")
+    assert compare(net, graph) == []
+    assert len(graph.gates) == for_hardware(net).num_gates

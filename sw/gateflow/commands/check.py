@@ -23,9 +23,14 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"gateflow: error: {args.ir}: {type(exc).__name__}: {exc}".splitlines()[0],
               file=sys.stderr)  # fmt: skip
         return 2
+    gates = (
+        f"{net.num_distinct_gates} distinct gates ({net.num_unrolled_gates} per sample)"
+        if net.has_spatial
+        else f"{net.num_gates} gates"
+    )
     print(
-        f"OK {args.ir}: IR version {ir.IR_VERSION}, {net.num_inputs} input bits, "
-        f"{len(net.layers)} layers, {net.num_gates} gates, {net.num_classes} classes, "
+        f"OK {args.ir}: IR version {net.version}, {net.num_inputs} input bits, "
+        f"{len(net.layers)} layers, {gates}, {net.num_classes} classes, "
         f"sha256 {net.sha256()[:16]}"
     )
     return 0

@@ -19,8 +19,13 @@ def cmd_gen(args: argparse.Namespace) -> int:
             print(f"pass {s.line()}")
     core = generate(net, args.out, core_options(args))
     m = core.manifest
+    conv = (
+        f" (lowered from {m['num_distinct_gates']} distinct conv-network gates)"
+        if "num_distinct_gates" in m
+        else ""
+    )
     print(
-        f"generated {core.top} in {core.out_dir}: {m['num_gates']} gates, "
+        f"generated {core.top} in {core.out_dir}: {m['num_gates']} gates{conv}, "
         f"{m['input']['width']} input bits, latency {m['latency_cycles']} cycles"
     )
     return 0

@@ -11,6 +11,13 @@ sum exactly: as a float64 matrix product when the layer is small enough to
 hold densely (integers, every partial sum below 2**53: exact), otherwise as a
 sparse sum over its connections. The sums are compared with the integer
 thresholds as int64.
+
+Spatial layers (conv, orpool, flatten) work on the input bits as an image of
+words, uint64 [H, W, C, words]: a conv layer gathers every kernel's leaves at
+every output position at once (zero padding is a border of zero words) and
+reduces each tree level by level with the same ANF passes, a chunk of kernels
+at a time to bound memory; OR pooling ORs the window's strided slices; flatten
+reshapes the map into signals.
 """
 
 from __future__ import annotations
@@ -20,13 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from gateflow.gates import anf_matrix
-from gateflow.ir.netlist import Netlist, ThresholdLayer
+from gateflow.ir.netlist import ConvLayer, FlattenLayer, Netlist, OrPoolLayer, ThresholdLayer
 
 WORD = 64
 ONES = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
 CHUNK_WORDS = 256  # samples evaluated together: 256 words = 16,384 samples
 DENSE_LIMIT = 1 << 23  # a threshold layer with at most this many (neuron, source) pairs is dense
 SPARSE_BUDGET = 1 << 24  # int64 products held at once by the sparse threshold path
+CONV_BUDGET = 1 << 23  # words of gathered leaves held at once by a conv layer (64 MiB)
 
 
 @dataclass
@@ -62,7 +70,18 @@ def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
     sig[: net.num_inputs] = packed_inputs
     anf = anf_matrix()
     offsets = net.layer_offsets()
+    image = None
     for li, layer in enumerate(net.layers):
+        if isinstance(layer, ConvLayer | OrPoolLayer | FlattenLayer):
+            if image is None:  # the first spatial layer reads the input bits as its image
+                image = sig[: net.num_inputs].reshape(*layer.in_shape, words)
+            if isinstance(layer, ConvLayer):
+                image = conv_layer(layer, image)
+            elif isinstance(layer, OrPoolLayer):
+                image = orpool_layer(layer, image)
+            else:
+                sig[offsets[li] : offsets[li + 1]] = image.reshape(layer.size, words)
+            continue
         if isinstance(layer, ThresholdLayer):
             sig[offsets[li] : offsets[li + 1]] = threshold_layer(layer, sig)
             continue
@@ -76,6 +95,52 @@ def eval_signals(net: Netlist, packed_inputs: np.ndarray) -> np.ndarray:
         out ^= coef[:, 3:4] & a
         sig[offsets[li] : offsets[li + 1]] = out
     return sig
+
+
+def _gates(op: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Gates ``op`` (any shape S) on packed words a, b [..., *S, W]: the ANF passes."""
+    coef = (anf_matrix()[op].astype(np.uint64) * ONES)[..., None]  # [*S, 4, 1]
+    out = coef[..., 0, :] ^ (coef[..., 1, :] & a)
+    out ^= coef[..., 2, :] & b
+    out ^= coef[..., 3, :] & (a & b)
+    return out
+
+
+def conv_layer(layer: ConvLayer, image: np.ndarray) -> np.ndarray:
+    """A conv layer on a packed map uint64 [H, W, C, W] -> its output map [H', W', K, W]."""
+    h, w, c = layer.in_shape
+    words = image.shape[-1]
+    py, px = layer.padding
+    sy, sx = layer.stride
+    padded = np.zeros((h + 2 * py, w + 2 * px, c, words), dtype=np.uint64)
+    padded[py : py + h, px : px + w] = image
+    oh, ow, k = layer.out_shape
+    leaves = 2**layer.depth
+    out = np.empty((oh, ow, k, words), dtype=np.uint64)
+    # leaf l of output (y, x) lies at padded row y*sy + leaf_y[l], column x*sx + leaf_x[l]
+    rows = (np.arange(oh) * sy)[:, None, None]
+    cols = (np.arange(ow) * sx)[:, None, None]
+    step = max(1, CONV_BUDGET // max(1, oh * ow * leaves * words))
+    for lo in range(0, k, step):
+        ks = slice(lo, min(k, lo + step))
+        r = rows + layer.leaf_y[ks][None]  # [H', kc, L]
+        q = cols + layer.leaf_x[ks][None]  # [W', kc, L]
+        vals = padded[r[:, None], q[None], layer.leaf_c[ks][None, None]]  # [H', W', kc, L, W]
+        for level in layer.level_slices():
+            vals = _gates(layer.op[ks, level], vals[:, :, :, 0::2], vals[:, :, :, 1::2])
+        out[:, :, ks] = vals[:, :, :, 0]
+    return out
+
+
+def orpool_layer(layer: OrPoolLayer, image: np.ndarray) -> np.ndarray:
+    """OR pooling on a packed map uint64 [H, W, C, W] -> [H', W', C, W]."""
+    oh, ow, _ = layer.out_shape
+    (kh, kw), (sy, sx) = layer.kernel, layer.stride
+    out = np.zeros((oh, ow, *image.shape[2:]), dtype=np.uint64)
+    for i in range(kh):
+        for j in range(kw):
+            out |= image[i : i + sy * (oh - 1) + 1 : sy, j : j + sx * (ow - 1) + 1 : sx]
+    return out
 
 
 def threshold_sums(layer: ThresholdLayer, sig: np.ndarray, dense: bool | None = None) -> np.ndarray:

@@ -25,14 +25,17 @@ from gateflow.errors import GateflowError
 from gateflow.gates import NUM_GATES
 
 IR_FORMAT = "gateflow-ir"
-IR_VERSION = 2  # the newest version; a netlist is written in the oldest that can hold it
-IR_VERSIONS = (1, 2)
+IR_VERSION = 3  # the newest version; a netlist is written in the oldest that can hold it
+IR_VERSIONS = (1, 2, 3)
 MAX_SIGNALS = 50_000_000  # refuse absurd sizes before allocating anything
 MAX_ENTRIES = 4 * MAX_SIGNALS  # integers in all lists of one IR together
 MAX_FILE_BYTES = 2**31  # larger files are refused before they are read
 MAX_THRESHOLD = 2**31 - 1
 MAX_WEIGHT = 2**31  # threshold-layer weights lie in [-MAX_WEIGHT, MAX_WEIGHT)
 MAX_NEURON_SUM = 2**40  # bound on a neuron's sum of |weights| and on |threshold|
+MAX_CONV_DEPTH = 4  # a conv kernel is a complete binary tree of 1..MAX_CONV_DEPTH gate levels
+MAX_UNROLLED = MAX_SIGNALS  # gate evaluations per sample (spatial layers unrolled), in all
+SPATIAL_KINDS = ("conv", "orpool", "flatten")
 _MAX_MESSAGE = 300
 
 
@@ -163,7 +166,153 @@ class ThresholdLayer:
         }
 
 
-Layer = LogicLayer | ThresholdLayer
+def _pair(value: tuple[int, int] | Sequence[int]) -> tuple[int, int]:
+    return (int(value[0]), int(value[1]))
+
+
+def _window_out(size: int, pad: int, kernel: int, stride: int) -> int:
+    """Output positions along one axis: (size + 2*pad - kernel) // stride + 1 (may be < 1)."""
+    return (size + 2 * pad - kernel) // stride + 1
+
+
+@dataclass
+class ConvLayer:
+    """K kernels, each a complete binary tree of ``depth`` levels of two-input gates, slid
+    over an [H, W, C] bit map with zero padding: output map [H', W', K].
+
+    Leaf l of kernel k reads row ``y*sy - py + leaf_y[k, l]``, column ``x*sx - px +
+    leaf_x[k, l]``, channel ``leaf_c[k, l]`` (0 outside the map). ``op[k]`` lists the
+    tree's gates level by level from the leaves; gate j of the first level reads leaves
+    2j (a) and 2j+1 (b), gate j of each next level the previous level's outputs 2j and
+    2j+1; the last gate is the root, the kernel's output. The outputs are not signals:
+    only the next spatial layer reads them.
+    """
+
+    in_shape: tuple[int, int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    depth: int
+    leaf_y: np.ndarray  # int64 [K, 2**depth]
+    leaf_x: np.ndarray  # int64 [K, 2**depth]
+    leaf_c: np.ndarray  # int64 [K, 2**depth]
+    op: np.ndarray  # int64 [K, 2**depth - 1]
+    kind: str = field(default="conv", init=False)
+
+    @property
+    def size(self) -> int:
+        return 0
+
+    @property
+    def out_channels(self) -> int:
+        return int(self.op.shape[0])
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, _ = self.in_shape
+        return (
+            _window_out(h, self.padding[0], self.kernel[0], self.stride[0]),
+            _window_out(w, self.padding[1], self.kernel[1], self.stride[1]),
+            self.out_channels,
+        )
+
+    @property
+    def num_distinct_gates(self) -> int:
+        """Gates stored: one tree per kernel."""
+        return self.out_channels * (2**self.depth - 1)
+
+    @property
+    def num_unrolled_gates(self) -> int:
+        """Gate evaluations per sample: every tree at every output position."""
+        h, w, _ = self.out_shape
+        return h * w * self.num_distinct_gates
+
+    def level_slices(self) -> list[slice]:
+        """The columns of ``op`` of each tree level, leaves' level first."""
+        out, lo = [], 0
+        for level in range(self.depth):
+            n = 2 ** (self.depth - 1 - level)
+            out.append(slice(lo, lo + n))
+            lo += n
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "in_shape": [int(v) for v in self.in_shape],
+            "out_channels": self.out_channels,
+            "kernel": [int(v) for v in self.kernel],
+            "stride": [int(v) for v in self.stride],
+            "padding": [int(v) for v in self.padding],
+            "depth": int(self.depth),
+            "leaf_y": self.leaf_y.tolist(),
+            "leaf_x": self.leaf_x.tolist(),
+            "leaf_c": self.leaf_c.tolist(),
+            "op": self.op.tolist(),
+        }
+
+
+@dataclass
+class OrPoolLayer:
+    """OR pooling without padding: out (y, x, c) = OR of the [kh, kw] window at
+    (y*sy, x*sx) of channel c. The outputs are not signals."""
+
+    in_shape: tuple[int, int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    kind: str = field(default="orpool", init=False)
+
+    @property
+    def size(self) -> int:
+        return 0
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        h, w, c = self.in_shape
+        return (
+            _window_out(h, 0, self.kernel[0], self.stride[0]),
+            _window_out(w, 0, self.kernel[1], self.stride[1]),
+            c,
+        )
+
+    @property
+    def num_unrolled_gates(self) -> int:
+        """Two-input OR gates per sample: kh*kw - 1 per output bit."""
+        h, w, c = self.out_shape
+        return h * w * c * (self.kernel[0] * self.kernel[1] - 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "in_shape": [int(v) for v in self.in_shape],
+            "kernel": [int(v) for v in self.kernel],
+            "stride": [int(v) for v in self.stride],
+        }
+
+
+@dataclass
+class FlattenLayer:
+    """The end of the spatial layers: the [H, W, C] map becomes H*W*C signals, bit
+    (y, x, c) being signal ``first + (y*W + x)*C + c``."""
+
+    in_shape: tuple[int, int, int]
+    kind: str = field(default="flatten", init=False)
+
+    @property
+    def size(self) -> int:
+        h, w, c = self.in_shape
+        return h * w * c
+
+    @property
+    def out_shape(self) -> tuple[int]:
+        return (self.size,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "in_shape": [int(v) for v in self.in_shape]}
+
+
+SpatialLayer = ConvLayer | OrPoolLayer | FlattenLayer
+Layer = LogicLayer | ThresholdLayer | ConvLayer | OrPoolLayer | FlattenLayer
 
 
 @dataclass
@@ -210,8 +359,41 @@ class Netlist:
 
     @property
     def num_gates(self) -> int:
-        """Gates and threshold neurons: every signal that is not an input bit."""
+        """Every signal that is not an input bit: gates, threshold neurons and the signals
+        of a flatten layer."""
         return sum(layer.size for layer in self.layers)
+
+    @property
+    def spatial(self) -> list[SpatialLayer]:
+        """The spatial layers (conv, orpool, flatten): a prefix of ``layers``, maybe empty."""
+        return [layer for layer in self.layers if layer.kind in SPATIAL_KINDS]
+
+    @property
+    def has_spatial(self) -> bool:
+        return any(layer.kind in SPATIAL_KINDS for layer in self.layers)
+
+    @property
+    def num_distinct_gates(self) -> int:
+        """Gates stored: dense gates and threshold neurons, plus one tree per conv kernel."""
+        total = 0
+        for layer in self.layers:
+            if isinstance(layer, ConvLayer):
+                total += layer.num_distinct_gates
+            elif layer.kind in ("logic", "threshold"):
+                total += layer.size
+        return total
+
+    @property
+    def num_unrolled_gates(self) -> int:
+        """Gate evaluations per sample: dense gates and threshold neurons, every conv tree
+        at every position and the two-input ORs of the pooling windows."""
+        total = 0
+        for layer in self.layers:
+            if isinstance(layer, ConvLayer | OrPoolLayer):
+                total += layer.num_unrolled_gates
+            elif layer.kind in ("logic", "threshold"):
+                total += layer.size
+        return total
 
     @property
     def num_connections(self) -> int:
@@ -235,8 +417,11 @@ class Netlist:
 
     @property
     def version(self) -> int:
-        """The IR version this netlist is written in: 2 when it uses real-valued encoder
-        thresholds, feature names or class names, else 1 (so older files keep their bytes)."""
+        """The IR version this netlist is written in: 3 when it has spatial layers, else 2
+        when it uses real-valued encoder thresholds, feature names or class names, else 1
+        (so older files keep their bytes)."""
+        if self.has_spatial:
+            return 3
         return 2 if self.encoder.extended or self.head.class_names is not None else 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -385,12 +570,20 @@ def from_dict(data: Any) -> Netlist:
         raise IRError(f"IR: layers must be a list, got {_show(data['layers'])}")
     layers = []
     base = encoder.num_bits  # signals defined before the layer being read
+    order = _Order(encoder.num_bits)
+    kinds = (
+        "'logic', 'threshold', 'conv', 'orpool' or 'flatten'"
+        if version >= 3
+        else ("'logic' or 'threshold'")
+    )
     for li, lay in enumerate(data["layers"]):
         where = f"layers[{li}]"
         if not isinstance(lay, dict):
             raise IRError(f"{where}: expected an object, got {_show(lay)}")
         kind = lay.get("kind")
-        if kind == "threshold":
+        if kind in SPATIAL_KINDS and version >= 3:
+            layer = _spatial_from_dict(lay, where, budget)
+        elif kind == "threshold":
             layer = _threshold_from_dict(lay, where, budget)
         elif kind == "logic":
             _expect_keys(lay, where, {"kind", "a", "b", "op"})
@@ -401,14 +594,14 @@ def from_dict(data: Any) -> Netlist:
                 op=_int_array(lay["op"], f"{where}.op", 0, NUM_GATES, budget),
             )
         else:
-            raise IRError(
-                f"{where}: kind {_show(kind)} is not supported (expected 'logic' or 'threshold')"
-            )
+            raise IRError(f"{where}: kind {_show(kind)} is not supported (expected {kinds})")
+        order.check(layer, li)
         _check_layer(layer, li, base)
         base += layer.size
         if base > MAX_SIGNALS:
             raise IRError(f"IR: more than {MAX_SIGNALS} signals")
         layers.append(layer)
+    order.end()
 
     head = data["head"]
     _expect_keys(head, "head", {"kind", "num_classes", "groups"}, {"class_names"} if v2 else set())
@@ -487,6 +680,181 @@ def _threshold_from_dict(lay: dict[str, Any], where: str, budget: _Budget) -> Th
     return ThresholdLayer.from_neurons(neurons, threshold)
 
 
+def _int_list(value: Any, where: str, n: int, lo: int, hi: int) -> tuple[int, ...]:
+    """A JSON list of exactly ``n`` integers in [lo, hi]."""
+    if not isinstance(value, list) or len(value) != n:
+        raise IRError(f"{where}: expected a list of {n} integers, got {_show(value)}")
+    return tuple(_exact_int(v, f"{where}[{i}]", lo, hi) for i, v in enumerate(value))
+
+
+def _int_matrix(
+    value: Any, where: str, rows: int, cols: int, lo: int, hi: int, budget: _Budget
+) -> np.ndarray:
+    """A JSON list of ``rows`` lists of ``cols`` integers in [lo, hi), as int64 [rows, cols]."""
+    if not isinstance(value, list) or len(value) != rows:
+        raise IRError(f"{where}: expected a list of {rows} lists, got {_show(value)}")
+    budget.take(rows * cols, where)
+    out = np.zeros((rows, cols), dtype=np.int64)
+    for k, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != cols:
+            raise IRError(f"{where}[{k}]: expected a list of {cols} integers, got {_show(row)}")
+        out[k] = _int_array(row, f"{where}[{k}]", lo, hi)
+    return out
+
+
+def _spatial_from_dict(lay: dict[str, Any], where: str, budget: _Budget) -> SpatialLayer:
+    """A conv, orpool or flatten layer from JSON (version 3)."""
+    kind = lay["kind"]
+    if kind == "flatten":
+        _expect_keys(lay, where, {"kind", "in_shape"})
+        return FlattenLayer(in_shape=_int_list(lay["in_shape"], f"{where}.in_shape", 3, 1,
+                                                MAX_SIGNALS))  # fmt: skip
+    if kind == "orpool":
+        _expect_keys(lay, where, {"kind", "in_shape", "kernel", "stride"})
+        return OrPoolLayer(
+            in_shape=_int_list(lay["in_shape"], f"{where}.in_shape", 3, 1, MAX_SIGNALS),
+            kernel=_int_list(lay["kernel"], f"{where}.kernel", 2, 1, MAX_SIGNALS),
+            stride=_int_list(lay["stride"], f"{where}.stride", 2, 1, MAX_SIGNALS),
+        )
+    fields = {"kind", "in_shape", "out_channels", "kernel", "stride", "padding", "depth",
+              "leaf_y", "leaf_x", "leaf_c", "op"}  # fmt: skip
+    _expect_keys(lay, where, fields)
+    in_shape = _int_list(lay["in_shape"], f"{where}.in_shape", 3, 1, MAX_SIGNALS)
+    kernel = _int_list(lay["kernel"], f"{where}.kernel", 2, 1, MAX_SIGNALS)
+    k = _exact_int(lay["out_channels"], f"{where}.out_channels", 1, MAX_SIGNALS)
+    depth = _exact_int(lay["depth"], f"{where}.depth", 1, MAX_CONV_DEPTH)
+    leaves = 2**depth
+    leaf = {}
+    for name, top in (("leaf_y", kernel[0]), ("leaf_x", kernel[1]), ("leaf_c", in_shape[2])):
+        leaf[name] = _int_matrix(lay[name], f"{where}.{name}", k, leaves, 0, top, budget)
+    return ConvLayer(
+        in_shape=in_shape,
+        kernel=kernel,
+        stride=_int_list(lay["stride"], f"{where}.stride", 2, 1, MAX_SIGNALS),
+        padding=_int_list(lay["padding"], f"{where}.padding", 2, 0, MAX_SIGNALS),
+        depth=depth,
+        op=_int_matrix(lay["op"], f"{where}.op", k, leaves - 1, 0, NUM_GATES, budget),
+        **leaf,
+    )
+
+
+class _Order:
+    """The rules on the order and shapes of spatial layers, checked layer by layer: conv
+    and orpool layers, then one flatten, as a prefix of the layers; the first reads the
+    input bits as its image, each next one the previous one's output map."""
+
+    def __init__(self, num_inputs: int) -> None:
+        self.num_inputs = num_inputs
+        self.shape: tuple[int, int, int] | None = None  # the map the next spatial layer reads
+        self.open = False  # inside the spatial prefix (a flatten must follow)
+        self.closed = False  # a flatten or a dense layer was seen
+        self.unrolled = 0
+
+    def check(self, layer: Any, li: int) -> None:
+        where = f"layers[{li}]"
+        kind = getattr(layer, "kind", None)
+        if kind not in SPATIAL_KINDS:
+            if self.open:
+                raise IRError(f"{where}: a {kind} layer cannot read a map; flatten it first")
+            self.closed = True
+            self.unrolled += int(getattr(layer, "size", 0))
+            self._bound(where)
+            return
+        if self.closed:
+            raise IRError(
+                f"{where}: a {kind} layer must come before the flatten layer and every logic "
+                "or threshold layer"
+            )
+        _check_spatial_layer(layer, where)
+        if self.shape is None:
+            h, w, c = layer.in_shape
+            if h * w * c != self.num_inputs:
+                raise IRError(
+                    f"{where}.in_shape {list(layer.in_shape)} holds {h * w * c} bits but the "
+                    f"encoder has {self.num_inputs} input bits"
+                )
+        elif tuple(layer.in_shape) != self.shape:
+            raise IRError(
+                f"{where}.in_shape {list(layer.in_shape)} differs from the previous layer's "
+                f"output shape {list(self.shape)}"
+            )
+        if isinstance(layer, FlattenLayer):
+            self.open, self.closed = False, True
+            return
+        self.open = True
+        self.shape = tuple(int(v) for v in layer.out_shape)  # type: ignore[assignment]
+        self.unrolled += layer.num_unrolled_gates
+        self._bound(where)
+
+    def _bound(self, where: str) -> None:
+        if self.unrolled > MAX_UNROLLED:
+            raise IRError(f"{where}: more than {MAX_UNROLLED} gate evaluations per sample")
+
+    def end(self) -> None:
+        if self.open:
+            raise IRError("layers: the spatial layers must end with a flatten layer")
+
+
+def _check_spatial_layer(layer: Any, where: str) -> None:
+    """One conv, orpool or flatten layer's own rules (types, ranges, lengths, sizes)."""
+
+    def shape(value: Any, name: str, n: int, lo: int) -> tuple[int, ...]:
+        if not isinstance(value, tuple | list) or len(value) != n:
+            raise IRError(f"{where}.{name}: expected {n} integers")
+        for v in value:
+            if isinstance(v, bool) or not isinstance(v, int | np.integer):
+                raise IRError(f"{where}.{name}: expected {n} integers")
+            if not lo <= int(v) <= MAX_SIGNALS:
+                raise IRError(f"{where}.{name} = {list(value)} is out of range [{lo}, "
+                              f"{MAX_SIGNALS}]")  # fmt: skip
+        return tuple(int(v) for v in value)
+
+    h, w, c = shape(layer.in_shape, "in_shape", 3, 1)
+    if h * w * c > MAX_SIGNALS:
+        raise IRError(f"{where}.in_shape {[h, w, c]} holds more than {MAX_SIGNALS} bits")
+    if isinstance(layer, FlattenLayer):
+        return
+    kh, kw = shape(layer.kernel, "kernel", 2, 1)
+    shape(layer.stride, "stride", 2, 1)
+    if isinstance(layer, ConvLayer):
+        shape(layer.padding, "padding", 2, 0)
+        d = layer.depth
+        if isinstance(d, bool) or not isinstance(d, int | np.integer):
+            raise IRError(f"{where}.depth must be an integer")
+        if not 1 <= d <= MAX_CONV_DEPTH:
+            raise IRError(f"{where}.depth = {d} is out of range [1, {MAX_CONV_DEPTH}]")
+        for name in ("leaf_y", "leaf_x", "leaf_c", "op"):
+            arr = getattr(layer, name)
+            if not (isinstance(arr, np.ndarray) and arr.ndim == 2 and arr.dtype.kind in "iu"):
+                raise IRError(f"{where}.{name}: expected a 2-D integer array")
+        k = layer.op.shape[0]
+        if k < 1:
+            raise IRError(f"{where}: a conv layer needs at least one kernel")
+        for name, cols in (("leaf_y", 2**d), ("leaf_x", 2**d), ("leaf_c", 2**d),
+                           ("op", 2**d - 1)):  # fmt: skip
+            if getattr(layer, name).shape != (k, cols):
+                raise IRError(
+                    f"{where}.{name}: expected {k} kernels of {cols} entries for depth {d}, "
+                    f"got shape {list(getattr(layer, name).shape)}"
+                )
+        for name, top in (("leaf_y", kh), ("leaf_x", kw), ("leaf_c", c), ("op", NUM_GATES)):
+            arr = getattr(layer, name)
+            bad = np.argwhere((arr < 0) | (arr >= top))
+            if bad.size:
+                i, j = (int(v) for v in bad[0])
+                raise IRError(
+                    f"{where}.{name}[{i}][{j}] = {int(arr[i, j])} is out of range [0, {top})"
+                )
+    oh, ow, oc = layer.out_shape
+    if oh < 1 or ow < 1:
+        raise IRError(
+            f"{where}: the {kh}x{kw} window does not fit the {h}x{w} map "
+            f"(output {oh}x{ow}); every output dimension must be at least 1"
+        )
+    if oh * ow * oc > MAX_SIGNALS:
+        raise IRError(f"{where}: the output map holds more than {MAX_SIGNALS} bits")
+
+
 def _is_int_vector(arr: Any) -> bool:
     return isinstance(arr, np.ndarray) and arr.ndim == 1 and arr.dtype.kind in "iu"
 
@@ -497,10 +865,11 @@ def _check_layer(layer: Any, li: int, base: int) -> None:
     if isinstance(layer, ThresholdLayer):
         _check_threshold_layer(layer, li, base)
         return
+    if isinstance(layer, ConvLayer | OrPoolLayer | FlattenLayer):
+        return  # checked by _Order, which knows the map the layer reads
     if not isinstance(layer, LogicLayer):
-        raise IRError(
-            f"layers[{li}]: expected a LogicLayer or ThresholdLayer, got {type(layer).__name__}"
-        )
+        raise IRError(f"layers[{li}]: expected a LogicLayer, ThresholdLayer, ConvLayer, "
+                      f"OrPoolLayer or FlattenLayer, got {type(layer).__name__}")  # fmt: skip
     for name in ("a", "b", "op"):
         if not _is_int_vector(getattr(layer, name)):
             raise IRError(f"layers[{li}].{name}: expected a 1-D integer array")
@@ -564,11 +933,14 @@ def validate(net: Netlist) -> Netlist:
     if not isinstance(net.meta, dict):
         raise IRError("IR: meta must be a dict")
     base = net.num_inputs
+    order = _Order(net.num_inputs)
     for li, layer in enumerate(net.layers):
+        order.check(layer, li)
         _check_layer(layer, li, base)
         base += layer.size
         if base > MAX_SIGNALS:
             raise IRError(f"IR: more than {MAX_SIGNALS} signals")
+    order.end()
     if not isinstance(net.head.groups, list) or net.head.num_classes < 1:
         raise IRError("head: needs at least one class")
     names = net.head.class_names

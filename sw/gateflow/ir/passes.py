@@ -32,9 +32,14 @@ from gateflow.gates import BY_NAME, GATES, gate_from_truth
 from gateflow.ir.netlist import (
     MAX_NEURON_SUM,
     MAX_WEIGHT,
+    SPATIAL_KINDS,
+    ConvLayer,
+    FlattenLayer,
     GroupSum,
+    Layer,
     LogicLayer,
     Netlist,
+    OrPoolLayer,
     ThresholdLayer,
     validate,
 )
@@ -68,14 +73,99 @@ class PassStat:
         )
 
 
+def _tree_tables(depth: int) -> tuple[list[int], int]:
+    """Truth tables of the 2**depth leaves as integers of 2**(2**depth) bits, and the mask."""
+    n = 2**depth
+    rows = np.arange(2**n, dtype=np.int64)
+    tables = []
+    for leaf in range(n):
+        bits = ((rows >> leaf) & 1).astype(np.uint8)
+        tables.append(int.from_bytes(np.packbits(bits, bitorder="little").tobytes(), "little"))
+    return tables, (1 << 2**n) - 1
+
+
+def _table_gate(op: int, a: int, b: int, mask: int) -> int:
+    """Gate ``op`` applied to two truth tables."""
+    gate = GATES[op]
+    out = 0
+    for x in (0, 1):
+        for y in (0, 1):
+            if gate.out(x, y):
+                out |= (a if x else ~a & mask) & (b if y else ~b & mask)
+    return out
+
+
+def _constant_trees(layer: ConvLayer, in_const: np.ndarray) -> tuple[ConvLayer, np.ndarray]:
+    """Kernels whose root is constant, for all inputs, become explicit constant trees (every
+    gate FALSE, the root FALSE or TRUE): then they read nothing. A leaf reads a constant
+    when its channel is constant everywhere and padding cannot differ from it (the value
+    is 0, or the layer has no padding). Returns the layer and each output channel's
+    constant (-1: not constant)."""
+    tables, mask = _tree_tables(layer.depth)
+    padded = any(layer.padding)
+    op = layer.op.copy()
+    out_const = np.full(layer.out_channels, -1, dtype=np.int64)
+    for k in range(layer.out_channels):
+        vals = []
+        for leaf, c in enumerate(layer.leaf_c[k]):
+            v = int(in_const[c])
+            known = v >= 0 and (v == 0 or not padded)
+            vals.append((mask if v else 0) if known else tables[leaf])
+        for level in layer.level_slices():
+            ops = layer.op[k, level]
+            vals = [_table_gate(int(g), vals[2 * j], vals[2 * j + 1], mask) for j, g in
+                    enumerate(ops)]  # fmt: skip
+        if vals[0] in (0, mask):
+            value = int(vals[0] == mask)
+            out_const[k] = value
+            op[k] = OP_FALSE
+            op[k, -1] = OP_TRUE if value else OP_FALSE
+    new = ConvLayer(
+        in_shape=layer.in_shape,
+        kernel=layer.kernel,
+        stride=layer.stride,
+        padding=layer.padding,
+        depth=layer.depth,
+        leaf_y=layer.leaf_y.copy(),
+        leaf_x=layer.leaf_x.copy(),
+        leaf_c=layer.leaf_c.copy(),
+        op=op,
+    )
+    return new, out_const
+
+
+def _simplify_spatial(net: Netlist) -> tuple[list[Layer], np.ndarray]:
+    """The spatial layers with constant trees made explicit, and the constant (or -1) of
+    each channel of the map that flatten reads."""
+    layers: list[Layer] = []
+    const = None
+    for layer in net.spatial:
+        if const is None:
+            const = np.full(layer.in_shape[2], -1, dtype=np.int64)  # input bits vary
+        if isinstance(layer, ConvLayer):
+            layer, const = _constant_trees(layer, const)
+        layers.append(layer)  # OR pooling keeps a channel's constant; flatten ends the prefix
+    return layers, const if const is not None else np.zeros(0, dtype=np.int64)
+
+
 def _simplify(net: Netlist, passthrough: bool) -> Netlist:
     n_in = net.num_inputs
     rep_sig = np.empty(net.num_signals, dtype=np.int64)
     rep_inv = np.zeros(net.num_signals, dtype=np.int64)
     rep_sig[:n_in] = np.arange(n_in)
     offsets = net.layer_offsets()
-    new_layers: list[LogicLayer | ThresholdLayer] = []
+    new_layers: list[Layer] = []
+    fixed = n_in  # signals below this keep their number in the head (inputs, flatten)
+    if net.has_spatial:
+        new_layers, flat_const = _simplify_spatial(net)
+        lo, hi = offsets[len(new_layers) - 1], offsets[len(new_layers)]
+        fixed = hi
+        per_signal = np.tile(flat_const, (hi - lo) // max(1, flat_const.size))
+        rep_sig[lo:hi] = np.where(per_signal >= 0, CONST, np.arange(lo, hi))
+        rep_inv[lo:hi] = np.maximum(per_signal, 0)
     for li, layer in enumerate(net.layers):
+        if layer.kind in SPATIAL_KINDS:
+            continue
         if isinstance(layer, ThresholdLayer):
             new_layers.append(
                 _simplify_threshold(layer, offsets[li], rep_sig, rep_inv, passthrough)
@@ -136,8 +226,8 @@ def _simplify(net: Netlist, passthrough: bool) -> Netlist:
             rs, ri = int(rep_sig[h]), int(rep_inv[h])
             if rs != CONST and ri == 0:
                 out[k] = rs
-            elif h < n_in:
-                out[k] = h  # an input bit is its own signal
+            elif h < fixed:
+                out[k] = h  # an input bit (or a flatten signal) is its own signal
             else:
                 li = int(np.searchsorted(offsets, h, side="right")) - 1
                 j = int(h) - offsets[li]
@@ -267,8 +357,94 @@ def fold(net: Netlist) -> Netlist:
     return _simplify(net, passthrough=True)
 
 
-def remove_dead(net: Netlist) -> Netlist:
-    """Drop gates and input bits that the head does not depend on, then empty layers."""
+def _used_leaves(layer: ConvLayer) -> np.ndarray:
+    """bool [K, 2**depth]: the leaves each tree's root depends on through gates that use
+    the operand (a gate that ignores an operand cuts the subtree below it)."""
+    uses = np.array([[g.uses_a(), g.uses_b()] for g in GATES])
+    levels = layer.level_slices()
+    used = np.ones((layer.out_channels, 1), dtype=bool)  # the root is used
+    for level in reversed(levels):
+        ops = layer.op[:, level]  # [K, n]
+        used = (used[:, :, None] & uses[ops]).reshape(layer.out_channels, -1)
+    return used
+
+
+def _remove_dead_kernels(
+    net: Netlist, live_flat: np.ndarray, live_inputs: np.ndarray
+) -> tuple[list[Layer], np.ndarray, np.ndarray]:
+    """The spatial layers without kernels (and input channels) that no live flatten
+    signal depends on, through later convs and pools. Returns the new spatial layers, the
+    new number of each kept input bit (-1: removed) and of each flatten signal."""
+    spatial = net.spatial
+    maps = [spatial[0].in_shape] + [lay.out_shape for lay in spatial[:-1]]
+    h, w, c = maps[-1]
+    live_ch = live_flat.reshape(h, w, c).any(axis=(0, 1))
+    keep_k: list[np.ndarray | None] = [None] * len(spatial)
+    const_kernel: list[bool] = [False] * len(spatial)
+    for i in range(len(spatial) - 2, -1, -1):
+        layer = spatial[i]
+        if isinstance(layer, ConvLayer):
+            keep = np.flatnonzero(live_ch)
+            if keep.size == 0:  # a layer keeps one kernel: a constant tree, reading nothing
+                keep, const_kernel[i] = np.array([0]), True
+            keep_k[i] = keep
+            used = _used_leaves(layer)[keep] & (not const_kernel[i])
+            live_ch = np.zeros(layer.in_shape[2], dtype=bool)
+            live_ch[layer.leaf_c[keep][used]] = True
+    h0, w0, c0 = maps[0]
+    live_ch = live_ch | live_inputs.reshape(h0, w0, c0).any(axis=(0, 1))
+    if not live_ch.any():
+        live_ch[0] = True  # the core keeps at least one input channel
+    chan = np.full(live_ch.size, -1, dtype=np.int64)
+    chan[live_ch] = np.arange(int(live_ch.sum()))
+    bits = np.arange(h0 * w0 * c0).reshape(h0, w0, c0)
+    input_index = np.full(h0 * w0 * c0, -1, dtype=np.int64)
+    input_index[bits[:, :, live_ch].reshape(-1)] = np.arange(h0 * w0 * int(live_ch.sum()))
+    layers: list[Layer] = []
+    shape = (h0, w0, int(live_ch.sum()))
+    for i, layer in enumerate(spatial):
+        if isinstance(layer, ConvLayer):
+            keep = keep_k[i]
+            leaf_c = chan[layer.leaf_c[keep]]
+            op = layer.op[keep].copy()
+            if const_kernel[i]:
+                op[:] = OP_FALSE
+            leaf_c = np.where(leaf_c >= 0, leaf_c, 0)  # unused leaves of removed channels
+            layer = ConvLayer(
+                in_shape=shape,
+                kernel=layer.kernel,
+                stride=layer.stride,
+                padding=layer.padding,
+                depth=layer.depth,
+                leaf_y=layer.leaf_y[keep].copy(),
+                leaf_x=layer.leaf_x[keep].copy(),
+                leaf_c=leaf_c,
+                op=op,
+            )
+            chan = np.arange(keep.size)
+            chan_full = np.full(spatial[i].out_channels, -1, dtype=np.int64)
+            chan_full[keep] = chan
+            chan = chan_full
+        elif isinstance(layer, OrPoolLayer):
+            layer = OrPoolLayer(in_shape=shape, kernel=layer.kernel, stride=layer.stride)
+        else:
+            layer = FlattenLayer(in_shape=shape)
+        layers.append(layer)
+        shape = tuple(int(v) for v in layer.out_shape) if layer.kind != "flatten" else shape
+    hf, wf, cf = shape
+    pos = np.arange(hf * wf)[:, None]
+    kept = chan >= 0
+    flat_index = np.full((hf * wf, chan.size), -1, dtype=np.int64)
+    flat_index[:, kept] = pos * cf + chan[kept][None]
+    return layers, input_index, flat_index.reshape(-1)
+
+
+def remove_dead(net: Netlist, keep_inputs: bool = False) -> Netlist:
+    """Drop gates and input bits that the head does not depend on, then empty layers.
+
+    In a convolutional netlist, conv kernels that no live signal depends on go too, and
+    input bits only channel by channel (the image keeps its shape). ``keep_inputs``
+    keeps every input bit (the encoder unchanged)."""
     n_sig = net.num_signals
     n_in = net.num_inputs
     live = np.zeros(n_sig, dtype=bool)
@@ -279,6 +455,8 @@ def remove_dead(net: Netlist) -> Netlist:
     uses_b = np.array([g.uses_b() for g in GATES])
     for li in range(len(net.layers) - 1, -1, -1):
         layer = net.layers[li]
+        if layer.kind in SPATIAL_KINDS:
+            continue
         alive = live[offsets[li] : offsets[li + 1]]
         if isinstance(layer, ThresholdLayer):
             reads = np.repeat(alive, np.diff(layer.ptr)) & (layer.weight != 0)
@@ -286,14 +464,29 @@ def remove_dead(net: Netlist) -> Netlist:
             continue
         live[layer.a[alive & uses_a[layer.op]]] = True
         live[layer.b[alive & uses_b[layer.op]]] = True
-    if not live[:n_in].any():
-        live[0] = True  # the core keeps at least one input bit
     new_index = np.full(n_sig, -1, dtype=np.int64)
-    keep_in = np.flatnonzero(live[:n_in])
-    new_index[keep_in] = np.arange(keep_in.size)
-    nxt = keep_in.size
-    layers = []
+    layers: list[Layer] = []
+    n_spatial = len(net.spatial)
+    if n_spatial:
+        lo, hi = offsets[n_spatial - 1], offsets[n_spatial]
+        inputs = np.ones(n_in, dtype=bool) if keep_inputs else live[:n_in]
+        layers, in_index, flat_index = _remove_dead_kernels(net, live[lo:hi], inputs)
+        new_index[:n_in] = in_index
+        keep_in = np.flatnonzero(in_index >= 0)
+        nxt = keep_in.size
+        new_index[lo:hi] = np.where(flat_index >= 0, flat_index + nxt, -1)
+        nxt += layers[-1].size
+    else:
+        if keep_inputs:
+            live[:n_in] = True
+        if not live[:n_in].any():
+            live[0] = True  # the core keeps at least one input bit
+        keep_in = np.flatnonzero(live[:n_in])
+        new_index[keep_in] = np.arange(keep_in.size)
+        nxt = keep_in.size
     for li, layer in enumerate(net.layers):
+        if layer.kind in SPATIAL_KINDS:
+            continue
         keep = np.flatnonzero(live[offsets[li] : offsets[li + 1]])
         if keep.size == 0:
             continue
@@ -336,8 +529,8 @@ def run_passes(
         net = validate(PASSES[name](net))
         stat = PassStat(
             name,
-            before.num_gates,
-            net.num_gates,
+            before.num_distinct_gates,
+            net.num_distinct_gates,
             before.num_inputs,
             net.num_inputs,
             len(before.layers),

@@ -405,7 +405,7 @@ def prove_core(
         head = latency - st.input_stages - st.net_stages
         result = ProofResult(
             proven=True,
-            num_gates=net.num_gates,
+            num_gates=int(manifest.get("num_gates", net.num_gates)),
             latency_cycles=latency,
             network_stages=st.net_stages,
             input_stages=st.input_stages,

@@ -29,6 +29,7 @@ from typing import Any
 
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
+from gateflow.ir.lower import for_hardware
 from gateflow.ir.netlist import Netlist, ThresholdLayer
 
 Key = tuple[int, int | None, int | None]  # (op, a or None if unused, b or None if unused)
@@ -207,7 +208,11 @@ def ir_key(op: int, a: int, b: int) -> Key:
 
 
 def compare(net: Netlist, graph: NetworkGraph) -> list[str]:
-    """Every difference between the IR and a read-back network ([] when they are equal)."""
+    """Every difference between the IR and a read-back network ([] when they are equal).
+
+    A convolutional IR is compared as the flat netlist its core is generated from
+    (:func:`gateflow.ir.lower.for_hardware`)."""
+    net = for_hardware(net)
     problems: list[str] = []
     offsets = net.layer_offsets()
     want: dict[int, Key] = {}

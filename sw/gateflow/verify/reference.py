@@ -1,6 +1,10 @@
 """The reference side of ``gateflow prove``: a Verilog netlist written from the IR alone,
 independently of the code generator, and the miters that compare it with the generated
-RTL (:mod:`gateflow.verify.prove` runs them through Yosys SAT)."""
+RTL (:mod:`gateflow.verify.prove` runs them through Yosys SAT).
+
+A convolutional IR's reference is written from the conv, OR pooling and flatten
+definitions directly (every tree at every position, leaf by leaf), not from
+:mod:`gateflow.ir.lower`, which the generated core is built from."""
 
 from __future__ import annotations
 
@@ -11,7 +15,16 @@ import numpy as np
 
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
-from gateflow.ir.netlist import Netlist, ThresholdLayer, index_width, score_width
+from gateflow.ir.netlist import (
+    SPATIAL_KINDS,
+    ConvLayer,
+    FlattenLayer,
+    Netlist,
+    OrPoolLayer,
+    ThresholdLayer,
+    index_width,
+    score_width,
+)
 
 REF_NET = "gf_ref_net"
 REF_HEAD = "gf_ref_head"
@@ -68,6 +81,65 @@ def _reference_neuron(sig: int, src: np.ndarray, w: np.ndarray, t: int) -> list[
     return lines
 
 
+def _spatial_reference(net: Netlist) -> list[str]:
+    """Wires of the spatial layers, written position by position from their definition
+    (docs/ir.md), and the flatten signals ``s[...]`` they end in.
+
+    A map is held as a nested list ``m[y][x][c]`` of Verilog operands: the input bits
+    ``s[(y*W + x)*C + c]``, then each layer's wires. A conv leaf outside the map is
+    ``1'b0``; each tree gate is one assignment from the gate table; an OR pooling output
+    is the OR of its window."""
+    lines: list[str] = []
+    first = net.spatial[0].in_shape
+    h, w, c = first
+    m = [[[f"s[{(y * w + x) * c + ch}]" for ch in range(c)] for x in range(w)] for y in range(h)]
+    base = net.num_inputs
+    for li, layer in enumerate(net.layers):
+        if isinstance(layer, FlattenLayer):
+            h, w, c = layer.in_shape
+            for y in range(h):
+                for x in range(w):
+                    for ch in range(c):
+                        lines.append(f"  assign s[{base + (y * w + x) * c + ch}] = {m[y][x][ch]};")
+            break
+        h, w, c = layer.in_shape
+        oh, ow, oc = layer.out_shape
+        out = [[["" for _ in range(oc)] for _ in range(ow)] for _ in range(oh)]
+        for y in range(oh):
+            for x in range(ow):
+                for k in range(oc):
+                    name = f"l{li}_y{y}_x{x}_c{k}"
+                    out[y][x][k] = name
+                    if isinstance(layer, OrPoolLayer):
+                        kh, kw = layer.kernel
+                        sy, sx = layer.stride
+                        terms = [m[y * sy + i][x * sx + j][k] for i in range(kh) for j in range(kw)]
+                        lines.append(f"  wire {name} = {' | '.join(terms)};")
+                        continue
+                    assert isinstance(layer, ConvLayer)
+                    values = []
+                    for leaf in range(2**layer.depth):
+                        r = y * layer.stride[0] - layer.padding[0] + int(layer.leaf_y[k, leaf])
+                        q = x * layer.stride[1] - layer.padding[1] + int(layer.leaf_x[k, leaf])
+                        inside = 0 <= r < h and 0 <= q < w
+                        values.append(m[r][q][int(layer.leaf_c[k, leaf])] if inside else "1'b0")
+                    g = 0
+                    for _ in range(layer.depth):
+                        nxt = []
+                        for j in range(len(values) // 2):
+                            gate = GATES[int(layer.op[k, g])]
+                            wire = f"{name}_g{g}"
+                            lines.append(
+                                f"  wire {wire} = {gate.expr(values[2 * j], values[2 * j + 1])};"
+                            )
+                            nxt.append(wire)
+                            g += 1
+                        values = nxt
+                    lines.append(f"  wire {name} = {values[0]};")
+        m = out
+    return lines
+
+
 def reference_verilog(net: Netlist) -> str:
     """The reference netlist: modules gf_ref_net (x -> head bits y), gf_ref_head
     (y -> scores, cls) and gf_ref (both). Head bits are the class groups
@@ -85,7 +157,11 @@ def reference_verilog(net: Netlist) -> str:
         f"  assign s[{n_in - 1}:0] = x;",
     ]
     offsets = net.layer_offsets()
+    if net.has_spatial:
+        out += _spatial_reference(net)
     for li, layer in enumerate(net.layers):
+        if layer.kind in SPATIAL_KINDS:
+            continue
         if isinstance(layer, ThresholdLayer):
             for j, (src, w, t) in enumerate(layer.neurons()):
                 out += _reference_neuron(offsets[li] + j, src, w, t)
