@@ -49,7 +49,7 @@ def test_eval_and_checkpoint_agree(conv_model, capsys):
     "args,needle",
     [
         (["--conv", "c8x3"], "expected c<channels>k<kernel>d<depth>"),
-        (["--conv", "c8k3d2", "--encoding", "quantile"], "same number of thermometer bits"),
+        (["--conv", "c8k3d2", "--encoding", "quantile"], "--encoding uniform"),
         (["--conv", "c8k3d2", "--arch", "binary"], "conv stages go with arch 'lgn'"),
         (["--recipe", "digits-conv", "--arch", "binary"], "cannot go with --arch"),
         (["--conv", "c8k9d2"], "does not fit"),

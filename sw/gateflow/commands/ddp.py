@@ -43,7 +43,9 @@ def cmd_train_ddp(args: argparse.Namespace) -> int:
         f"test accuracy {pct(r.test_acc_hard)} discretized, {pct(r.test_acc_soft)} soft "
         f"(gap {100 * (r.test_acc_soft - r.test_acc_hard):.2f} points)"
     )
-    print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
+    from gateflow.commands.train import gate_count
+
+    print(f"wrote {Path(args.out) / 'ir.json'} ({gate_count(trained.net)}) and model.pt")
     return 0
 
 

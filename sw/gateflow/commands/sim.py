@@ -32,7 +32,9 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if args.arch != "lgn":
             raise GateflowError("--arch chooses the network to train; it cannot go with --model")
         net = ir.load(args.model)
-        print(f"loaded {args.model}: {net.num_gates} gates in {len(net.layers)} layers")
+        from gateflow.commands.train import gate_count
+
+        print(f"loaded {args.model}: {gate_count(net)} in {len(net.layers)} layers")
         name, data = load_dataset(args, net)
     else:
         from gateflow.train.flow import train_and_export
@@ -42,9 +44,11 @@ def cmd_sim(args: argparse.Namespace) -> int:
         net = trained.net
         for s in trained.stats:
             print(f"pass {s.line()}")
-        what = "gates" if config.arch == "lgn" else f"{config.arch} neurons"
+        from gateflow.commands.train import gate_count
+
+        what = gate_count(net) if config.arch == "lgn" else f"{net.num_gates} {config.arch} neurons"
         print(
-            f"trained {config.dataset}: {net.num_gates} {what} after passes, "
+            f"trained {config.dataset}: {what} after passes, "
             f"torch eval test accuracy {pct(trained.result.test_acc_hard)}"
         )
         name, data = load_dataset(args, net)

@@ -12,6 +12,16 @@ from pathlib import Path
 from gateflow.commands.options import add_data_args, add_train_args, pct, train_config
 
 
+def gate_count(net) -> str:
+    """ "N gates", or for a conv net its distinct gates and gate evaluations per image."""
+    if net.has_spatial:
+        return (
+            f"{net.num_distinct_gates} distinct gates, "
+            f"{net.num_unrolled_gates} gate evaluations per sample unrolled"
+        )
+    return f"{net.num_gates} gates"
+
+
 def command_line(args: argparse.Namespace) -> str | None:
     """``gateflow ...`` as typed, when this process's command line is what gave ``args``
     (not when ``gateflow.cli.main`` was called from Python with other arguments)."""
@@ -60,7 +70,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"trained {config.dataset} in {r.seconds:.1f} s: test accuracy "
             f"{pct(r.test_acc_hard)} discretized, {pct(r.test_acc_soft)} soft"
         )
-        print(f"wrote {Path(args.out) / 'ir.json'} ({trained.net.num_gates} gates) and model.pt")
+        print(f"wrote {Path(args.out) / 'ir.json'} ({gate_count(trained.net)}) and model.pt")
         _print_selection(args, r)
         return 0
     bits = f", {pct(r.bit_sparsity)} of weight bits zero" if r.bit_sparsity is not None else ""

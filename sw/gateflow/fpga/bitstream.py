@@ -429,7 +429,15 @@ def _build_in(
         "target_mhz": target_mhz,
         "timing_met": pnr["fmax_mhz"] >= target_mhz,
         "latency_cycles": manifest.get("latency_cycles"),
-        "num_gates": net.num_gates,
+        "num_gates": manifest.get("num_gates", net.num_gates),
+        **(
+            {
+                "num_distinct_gates": net.num_distinct_gates,
+                "num_unrolled_gates": net.num_unrolled_gates,
+            }
+            if net.has_spatial
+            else {}
+        ),
         "ir_sha256": net.sha256(),
         "pipeline_every": opts.pipeline_every,
         "popcount_every": opts.popcount_every,

@@ -96,6 +96,10 @@ def estimate_luts(
     logic cells, else LUTs), ``family`` and, for a board, ``capacity`` and ``ratio``
     (cells / capacity).
     """
+    if net.has_spatial:  # a conv net is built as its unrolled, simplified netlist
+        from gateflow.ir.lower import for_hardware
+
+        net = for_hardware(net)
     family, board = _family_of(target)
     costs = FAMILIES[family].lut_costs
     gate_cost = costs.gate if pipeline_every == 1 else costs.gate_merged

@@ -359,12 +359,16 @@ class ConvLogicNet(nn.Module):
         H, W = (int(v) for v in image)
         if encoder.num_bits % (H * W):
             raise ModelError(
-                f"{encoder.num_bits} input bits do not form a {H}x{W} image of equal pixels"
+                f"{encoder.num_bits} input bits do not form a {H}x{W} image of equal pixels "
+                "(a convolutional network needs the same thresholds for every pixel: "
+                "--encoding uniform)"
             )
         C = encoder.num_bits // (H * W)
         counts = np.bincount(encoder.feature, minlength=encoder.num_raw_features)
         if set(counts[np.unique(encoder.feature)].tolist()) != {C}:
-            raise ModelError("every pixel needs the same number of thermometer bits")
+            raise ModelError(
+                "every pixel needs the same number of thermometer bits (--encoding uniform)"
+            )
         if not widths or widths[-1] % num_classes:
             raise ModelError(
                 f"the last width must be a multiple of num_classes ({num_classes}), got {widths}"
