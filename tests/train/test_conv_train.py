@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from gateflow import cli, ir
@@ -75,3 +76,34 @@ def test_conv_core_is_bit_exact(conv_model, tmp_path, capsys):
                    "--limit", "100"])  # fmt: skip
     out = capsys.readouterr().out
     assert rc == 0 and "bit-exact: 100/100" in out
+
+
+@pytest.mark.parametrize(
+    "image,spec,bits",
+    [((8, 8), "c5k3d1", 1), ((8, 8), "c4k3d2p1o2,c3k2d3s2", 2), ((9, 7), "c6k5d3s2p2o2", 3),
+     ((6, 6), "c3k1d2,c4k3d2p1o3", 2), ((8, 8), "c7k2d3o2,c5k2d1p1", 1)],
+)  # fmt: skip
+def test_random_conv_nets_export_bit_exact(image, spec, bits):
+    """Untrained (random) conv nets of many shapes: torch eval == golden model of the
+    exported IR == golden model of its lowering, on every score of every sample."""
+    import torch
+
+    from gateflow.data.encoding import ThermometerEncoder
+    from gateflow.ir.lower import unroll
+    from gateflow.nn.conv import ConvLogicNet
+    from gateflow.train.export import export
+    from gateflow.train.flow import check_against_torch
+
+    h, w = image
+    enc = ThermometerEncoder.uniform(h * w, bits, 0, 255)
+    for seed in range(2):
+        model = ConvLogicNet(enc, image, spec, [30, 20], 4, seed=seed).eval()
+        x = np.random.default_rng(seed).integers(0, 256, (150, h * w), dtype=np.uint8)
+        net = export(model, {})
+        golden = check_against_torch(net, model, x, "export")
+        flat = evaluate(unroll(net), x)
+        assert np.array_equal(flat.scores, golden.scores)
+        with torch.no_grad():
+            model.set_impl("reference")
+            ref = model(torch.as_tensor(x.astype(np.int64)))
+        assert np.array_equal(ref.numpy(), golden.scores)
