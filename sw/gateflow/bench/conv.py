@@ -382,7 +382,7 @@ def _run(spec: ConvBenchSpec, data: Dataset) -> dict[str, Any]:
     others = [n for n in IMPLS if n != "native" and n in sides]
     result: dict[str, Any] = {
         "benchmark": "conv_train_throughput",
-        "samples_per_s": {n: results[n].get("samples_per_s") for n in IMPLS if n in results},
+        "samples_per_s": {n: results[n]["samples_per_s"] for n in IMPLS if n in sides},
         "speedup_native_over": {n: ratio("samples_per_s", n) for n in others},
         # per-step medians: less sensitive to load spikes on a shared machine
         "speedup_native_over_median": {
