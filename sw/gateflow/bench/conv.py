@@ -122,7 +122,7 @@ def load_torchlogix(folder: str | Path = TORCHLOGIX_DIR) -> tuple[types.ModuleTy
     info["version"] = dists[0].version if dists else None
     loaded = sys.modules.get("torchlogix")
     if loaded is not None:
-        if [str(p) for p in getattr(loaded, "__path__", [])] != [str(root)]:
+        if [Path(p).resolve() for p in getattr(loaded, "__path__", [])] != [root.resolve()]:
             raise TorchlogixUnavailable("another torchlogix is already imported in this process")
         info["import"] = getattr(loaded, "_gateflow_bench_import", "package")
         return importlib.import_module("torchlogix.layers"), info
