@@ -22,7 +22,7 @@ BOARD_ARGS = --board $(BOARD) $(if $(VARIANT),--variant $(VARIANT))
 
 BENCH_DATA ?= ../shared/data/mnist
 
-.PHONY: all venv sim test test-quick lint bitstream program boards bench clean distclean help
+.PHONY: all venv sim test test-quick lint bitstream program boards bench bench-deps clean distclean help
 
 all: sim
 
@@ -36,6 +36,8 @@ help:
 	@echo "make boards                 list the supported boards"
 	@echo "make bench [BENCH_DATA=dir]  benchmarks (training vs baseline, accuracy, golden, Verilator):"
 	@echo "                            build/bench/*.json and *.png"
+	@echo "make bench-deps             torchlogix 0.2.2 (no dependencies) into build/bench-deps/ for"
+	@echo "                            gateflow bench conv; never needed by make test"
 	@echo "make test                   run the test suite (what CI runs)"
 	@echo "make test-quick             the tests without Verilator, Yosys or training runs (inner loop)"
 	@echo "make lint                   ruff over the Python package and tests"
@@ -67,6 +69,13 @@ boards: $(STAMP)
 
 bench: $(STAMP)
 	$(GATEFLOW) bench all --out build/bench --data-dir $(BENCH_DATA)
+
+# torchlogix is not a gateflow dependency: its layers need only torch and numpy, so it is
+# installed without its declared dependencies into a folder of its own, which
+# `gateflow bench conv` loads it from (docs/conv-bench.md).
+TORCHLOGIX_DIR := build/bench-deps/torchlogix
+bench-deps: $(STAMP)
+	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(TORCHLOGIX_DIR) torchlogix==0.2.2
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

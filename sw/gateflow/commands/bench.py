@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gateflow.argtypes import positive as _positive
+from gateflow.argtypes import widths as _widths
 from gateflow.errors import GateflowError
 from gateflow.fpga.families import FAMILIES as FPGA_FAMILIES
 
@@ -54,6 +55,49 @@ def cmd_train(args: argparse.Namespace) -> int:
     from gateflow.bench.throughput import run_throughput
 
     return _print(run_throughput(_throughput_spec(args), baseline=args.baseline), args.out)
+
+
+def _conv_spec(args: argparse.Namespace):
+    from gateflow.bench.conv import IMPLS, ConvBenchSpec
+
+    impls = tuple(i for i in args.impls.split(",") if i)
+    unknown = sorted(set(impls) - set(IMPLS))
+    if unknown or not impls:
+        raise GateflowError(f"unknown implementation(s) {', '.join(unknown)}; choose from {IMPLS}")
+    dataset = args.dataset or ("mnist" if args.data_dir else "synthetic")
+    return ConvBenchSpec(
+        conv=args.conv,
+        widths=tuple(args.widths),
+        bits_per_pixel=args.bits,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        rounds=min(args.rounds, args.steps),
+        threads=args.threads,
+        tau=args.tau,
+        lr=args.lr,
+        connections=args.connections,
+        seed=args.seed,
+        dataset=dataset,
+        data_dir=args.data_dir,
+        impls=impls,
+        torchlogix_dir=args.torchlogix_dir,
+    )
+
+
+def cmd_conv(args: argparse.Namespace) -> int:
+    from gateflow.bench.conv import TorchlogixUnavailable, install_torchlogix, run_conv_bench
+
+    spec = _conv_spec(args)
+    installed: dict[str, Any] | None = None
+    if args.install_torchlogix:
+        try:
+            installed = install_torchlogix(spec.torchlogix_dir)
+        except TorchlogixUnavailable as exc:
+            installed = {"installed": False, "error": str(exc)}
+    result = run_conv_bench(spec)
+    if installed is not None:
+        result["torchlogix"]["install"] = installed
+    return _print(result, args.out)
 
 
 def _accuracy_spec(args: argparse.Namespace):
@@ -190,6 +234,63 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--mode", choices=("softmax", "gumbel"), default="softmax")
     q.add_argument("--backend", choices=("auto", "native", "torch"), help="fast-path kernels")
     q.set_defaults(func=cmd_train)
+
+    q = bench.add_parser(
+        "conv",
+        help="conv logic gate networks: training samples/s, fast path vs reference vs torchlogix",
+        description="Time Adam training steps (train mode, Gumbel, batch B) of one conv "
+        "architecture in gateflow's fast path (native and torch kernels), gateflow's "
+        "reference conv code, and torchlogix 0.2.2's layers on the same architecture when "
+        "it is installed (make bench-deps, or --install-torchlogix), side by side in "
+        "alternating rounds. Random images of MNIST shape, or MNIST with --data-dir.",
+    )
+    q.add_argument(
+        "--conv",
+        default="c16k3d3o2,c32k3d3o2",
+        metavar="SPEC",
+        help="conv stages, c<channels>k<kernel>d<depth>[s<stride>][p<padding>]"
+        "[o<pool>],... (default: %(default)s)",
+    )
+    q.add_argument(
+        "--widths",
+        type=_widths,
+        default=[2000, 2000],
+        help="dense gates per layer, comma-separated (default: 2000,2000)",
+    )
+    q.add_argument("--bits", type=_positive, default=2, help="thermometer bits per pixel (2)")
+    q.add_argument("--batch-size", type=_positive, default=100)
+    q.add_argument(
+        "--steps", type=_positive, default=20, help="timed steps per implementation (%(default)s)"
+    )
+    q.add_argument("--rounds", type=_positive, default=4, help="alternations (%(default)s)")
+    q.add_argument("--threads", type=_positive, default=2, help="torch threads (%(default)s)")
+    q.add_argument("--tau", type=float, default=10.0, help="GroupSum tau (%(default)s)")
+    q.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (%(default)s)")
+    q.add_argument("--connections", choices=("unique", "random"), default="unique")
+    q.add_argument(
+        "--impls",
+        default="native,torch,reference,torchlogix",
+        help="comma-separated subset of native,torch,reference,torchlogix",
+    )
+    q.add_argument(
+        "--dataset",
+        choices=("synthetic", "mnist", "fashion-mnist"),
+        help="default: mnist with --data-dir, else synthetic (random 28x28)",
+    )
+    q.add_argument("--data-dir", help="folder of the MNIST IDX files")
+    q.add_argument(
+        "--torchlogix-dir",
+        default="build/bench-deps/torchlogix",
+        help="folder torchlogix is installed in (pip --target; %(default)s)",
+    )
+    q.add_argument(
+        "--install-torchlogix",
+        action="store_true",
+        help="first pip install --no-deps torchlogix==0.2.2 into --torchlogix-dir",
+    )
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", help="also write the JSON to this file")
+    q.set_defaults(func=cmd_conv)
 
     q = bench.add_parser(
         "accuracy",
