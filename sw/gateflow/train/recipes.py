@@ -24,6 +24,8 @@ RECIPES = {
         "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
         DEFAULT_DIGITS.replace(conv="c64k3d2p1o2", widths=[1000, 1000], steps=2000),
     ),
+    # softmax relaxation with residual initialisation: on MNIST it trained far faster than
+    # Gumbel straight-through through the conv trees (95% against 24% after 800 steps)
     "mnist-conv": Recipe(
         "full MNIST, 2-bit pixels, conv c32k3d3o2,c64k3d3o2 -> 8000,8000 gates, 1-pixel shifts",
         DEFAULT_DIGITS.replace(
@@ -31,12 +33,15 @@ RECIPES = {
             bits_per_feature=2,
             conv="c32k3d3o2,c64k3d3o2",
             widths=[8000, 8000],
-            tau=20.0,
+            mode="softmax",
+            residual_init=True,
+            tau=15.0,
             lr=0.05,
             batch_size=256,
             steps=6000,
+            eval_every=1000,
             augment=1,
-            threads=2,
+            threads=1,
         ),
     ),
     "fashion-conv": Recipe(
@@ -46,11 +51,14 @@ RECIPES = {
             bits_per_feature=3,
             conv="c32k3d3o2,c64k3d3o2",
             widths=[8000, 8000],
-            tau=20.0,
+            mode="softmax",
+            residual_init=True,
+            tau=15.0,
             lr=0.05,
             batch_size=256,
             steps=6000,
-            threads=2,
+            eval_every=1000,
+            threads=1,
         ),
     ),
 }
