@@ -27,7 +27,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,9 +46,9 @@ from gateflow.nn.logic import (
     How,
     LogicLayer,
     ModelError,
-    atomic_torch_save,
     gate_weights,
     read_checkpoint,
+    save_checkpoint,
 )
 
 CHECKPOINT_FORMAT = "gateflow.convlogicnet"
@@ -464,15 +463,8 @@ class ConvLogicNet(nn.Module):
 
     # ------------------------------------------------------------ checkpoints
     def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "config": self.config,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        atomic_torch_save(ckpt, path)
+        """Write config + state_dict atomically (as LogicNet.save)."""
+        save_checkpoint(self, path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], map_location: str = "cpu") -> ConvLogicNet:

@@ -79,6 +79,20 @@ def torch_load(path: str | os.PathLike[str], map_location: str = "cpu") -> Any:
         raise ModelError(f"cannot read checkpoint {path}: {exc}") from None
 
 
+def save_checkpoint(module: nn.Module, path: str | os.PathLike[str], fmt: str, version: int):
+    """``module.config`` and its state_dict (on the CPU) as a checkpoint of ``fmt``,
+    written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {
+        "format": fmt,
+        "version": version,
+        "config": module.config,
+        "state_dict": {k: v.detach().cpu() for k, v in module.state_dict().items()},
+    }
+    atomic_torch_save(ckpt, path)
+
+
 def read_checkpoint(
     path: str | os.PathLike[str], fmt: str, version: int, what: str, map_location: str = "cpu"
 ) -> dict[str, Any]:
@@ -364,15 +378,7 @@ class LogicNet(nn.Module):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write config + state_dict atomically (temp file + ``os.replace``)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        ckpt = {
-            "format": CHECKPOINT_FORMAT,
-            "version": CHECKPOINT_VERSION,
-            "config": self.config,
-            "state_dict": {k: v.detach().cpu() for k, v in self.state_dict().items()},
-        }
-        atomic_torch_save(ckpt, path)
+        save_checkpoint(self, path, CHECKPOINT_FORMAT, CHECKPOINT_VERSION)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], map_location: str = "cpu") -> LogicNet:

@@ -18,47 +18,34 @@ class Recipe:
     config: TrainConfig
 
 
+# 28x28 images: softmax relaxation with residual initialisation (on MNIST it trained far
+# faster than Gumbel straight-through through the conv trees: 95% against 24% after 800
+# steps, docs/conv.md), one thread (a run is reproducible for a thread count)
+_MNIST_CONV = DEFAULT_DIGITS.replace(
+    conv="c32k3d3o2,c64k3d3o2",
+    widths=[8000, 8000],
+    mode="softmax",
+    residual_init=True,
+    tau=15.0,
+    lr=0.05,
+    batch_size=256,
+    steps=6000,
+    eval_every=1000,
+    threads=1,
+)
+
 RECIPES = {
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
         "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
         DEFAULT_DIGITS.replace(conv="c64k3d2p1o2", widths=[1000, 1000], steps=2000),
     ),
-    # softmax relaxation with residual initialisation: on MNIST it trained far faster than
-    # Gumbel straight-through through the conv trees (95% against 24% after 800 steps)
     "mnist-conv": Recipe(
         "full MNIST, 2-bit pixels, conv c32k3d3o2,c64k3d3o2 -> 8000,8000 gates, 1-pixel shifts",
-        DEFAULT_DIGITS.replace(
-            dataset="mnist",
-            bits_per_feature=2,
-            conv="c32k3d3o2,c64k3d3o2",
-            widths=[8000, 8000],
-            mode="softmax",
-            residual_init=True,
-            tau=15.0,
-            lr=0.05,
-            batch_size=256,
-            steps=6000,
-            eval_every=1000,
-            augment=1,
-            threads=1,
-        ),
+        _MNIST_CONV.replace(dataset="mnist", bits_per_feature=2, augment=1),
     ),
     "fashion-conv": Recipe(
         "Fashion-MNIST, 3-bit pixels, conv c32k3d3o2,c64k3d3o2 -> 8000,8000 gates",
-        DEFAULT_DIGITS.replace(
-            dataset="fashion-mnist",
-            bits_per_feature=3,
-            conv="c32k3d3o2,c64k3d3o2",
-            widths=[8000, 8000],
-            mode="softmax",
-            residual_init=True,
-            tau=15.0,
-            lr=0.05,
-            batch_size=256,
-            steps=6000,
-            eval_every=1000,
-            threads=1,
-        ),
+        _MNIST_CONV.replace(dataset="fashion-mnist", bits_per_feature=3),
     ),
 }
