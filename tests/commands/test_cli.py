@@ -81,3 +81,17 @@ def test_every_command_is_listed():
     proc = run("--help")
     for cmd in COMMANDS:
         assert cmd in proc.stdout
+
+
+def test_closed_pipe_is_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    from gateflow.ir.randnet import random_netlist
+
+    random_netlist(6, [40, 40], 2, seed=0).save(tmp_path / "ir.json")
+    proc = subprocess.run(
+        f"'{sys.executable}' -m gateflow info '{tmp_path / 'ir.json'}' | head -c 1",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.stdout == "{" and "Traceback" not in proc.stderr
