@@ -28,7 +28,7 @@ def cmd_train_ddp(args: argparse.Namespace) -> int:
             data = load_data(config)  # the same data and split on every process
             train(fit_to_data(config, data.num_classes), progress=False, data=data)
             return 0
-        from gateflow.commands.train import command_line
+        from gateflow.commands.options import command_line
 
         trained = train_and_export(
             config, args.out, progress=not args.no_progress, command=command_line(args)
@@ -43,7 +43,7 @@ def cmd_train_ddp(args: argparse.Namespace) -> int:
         f"test accuracy {pct(r.test_acc_hard)} discretized, {pct(r.test_acc_soft)} soft "
         f"(gap {100 * (r.test_acc_soft - r.test_acc_hard):.2f} points)"
     )
-    from gateflow.commands.train import gate_count
+    from gateflow.commands.options import gate_count
 
     print(f"wrote {Path(args.out) / 'ir.json'} ({gate_count(trained.net)}) and model.pt")
     return 0

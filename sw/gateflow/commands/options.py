@@ -4,6 +4,10 @@ arguments, and what they turn into (a training configuration, core options, a da
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import shlex
+import sys
 from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
@@ -339,3 +343,27 @@ def load_dataset(args: argparse.Namespace, net=None, need_labels: bool = True):
 
 def pct(x: float) -> str:
     return f"{100 * x:.2f}%"
+
+
+def gate_count(net) -> str:
+    """ "N gates", or for a conv net its distinct gates and gate evaluations per image."""
+    if net.has_spatial:
+        return (
+            f"{net.num_distinct_gates} distinct gates, "
+            f"{net.num_unrolled_gates} gate evaluations per sample unrolled"
+        )
+    return f"{net.num_gates} gates"
+
+
+def command_line(args: argparse.Namespace) -> str | None:
+    """``gateflow ...`` as typed, when this process's command line is what gave ``args``
+    (not when ``gateflow.cli.main`` was called from Python with other arguments)."""
+    from gateflow.cli import build_parser
+
+    argv = sys.argv[1:]
+    try:
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+            again = build_parser().parse_args(argv)
+    except SystemExit:
+        return None
+    return "gateflow " + shlex.join(argv) if vars(again) == vars(args) else None

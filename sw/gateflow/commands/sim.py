@@ -32,7 +32,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
         if args.arch != "lgn":
             raise GateflowError("--arch chooses the network to train; it cannot go with --model")
         net = ir.load(args.model)
-        from gateflow.commands.train import gate_count
+        from gateflow.commands.options import gate_count
 
         print(f"loaded {args.model}: {gate_count(net)} in {len(net.layers)} layers")
         name, data = load_dataset(args, net)
@@ -40,11 +40,15 @@ def cmd_sim(args: argparse.Namespace) -> int:
         from gateflow.train.flow import train_and_export
 
         config = train_config(args)
-        trained = train_and_export(config, out / "model", progress=not args.no_progress)
+        from gateflow.commands.options import command_line
+
+        trained = train_and_export(
+            config, out / "model", progress=not args.no_progress, command=command_line(args)
+        )
         net = trained.net
         for s in trained.stats:
             print(f"pass {s.line()}")
-        from gateflow.commands.train import gate_count
+        from gateflow.commands.options import gate_count
 
         what = gate_count(net) if config.arch == "lgn" else f"{net.num_gates} {config.arch} neurons"
         print(

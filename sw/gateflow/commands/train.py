@@ -3,37 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import shlex
-import sys
 from pathlib import Path
 
-from gateflow.commands.options import add_data_args, add_train_args, pct, train_config
-
-
-def gate_count(net) -> str:
-    """ "N gates", or for a conv net its distinct gates and gate evaluations per image."""
-    if net.has_spatial:
-        return (
-            f"{net.num_distinct_gates} distinct gates, "
-            f"{net.num_unrolled_gates} gate evaluations per sample unrolled"
-        )
-    return f"{net.num_gates} gates"
-
-
-def command_line(args: argparse.Namespace) -> str | None:
-    """``gateflow ...`` as typed, when this process's command line is what gave ``args``
-    (not when ``gateflow.cli.main`` was called from Python with other arguments)."""
-    from gateflow.cli import build_parser
-
-    argv = sys.argv[1:]
-    try:
-        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-            again = build_parser().parse_args(argv)
-    except SystemExit:
-        return None
-    return "gateflow " + shlex.join(argv) if vars(again) == vars(args) else None
+from gateflow.commands.options import (
+    add_data_args,
+    add_train_args,
+    command_line,
+    gate_count,
+    pct,
+    train_config,
+)
 
 
 def _print_selection(args: argparse.Namespace, r) -> None:
