@@ -88,13 +88,26 @@ def digits_split(y: np.ndarray, test_size: int = DIGITS_TEST_SIZE) -> np.ndarray
     y = np.asarray(y)
     n = y.size
     classes, counts = np.unique(y, return_counts=True)
-    exact = test_size * counts / n
+    quota = largest_remainder(test_size * counts / n, test_size)
+    return smallest_keys(y, classes, quota, _splitmix64(np.arange(n, dtype=np.uint64)))
+
+
+def largest_remainder(exact: np.ndarray, total: int) -> np.ndarray:
+    """Integer shares of ``total`` from the real shares ``exact``: the floors, then one
+    more for the largest remainders (ties to the lower index)."""
     quota = np.floor(exact).astype(np.int64)
-    short = test_size - int(quota.sum())
-    order = np.lexsort((np.arange(classes.size), -(exact - quota)))  # largest remainder first
+    short = total - int(quota.sum())
+    order = np.lexsort((np.arange(exact.size), -(exact - quota)))  # largest remainder first
     quota[order[:short]] += 1
-    key = _splitmix64(np.arange(n, dtype=np.uint64))
-    mask = np.zeros(n, dtype=bool)
+    return quota
+
+
+def smallest_keys(
+    y: np.ndarray, classes: np.ndarray, quota: np.ndarray, key: np.ndarray
+) -> np.ndarray:
+    """Boolean mask: within each class ``classes[i]``, its ``quota[i]`` samples of the
+    smallest ``key`` (stable in sample order)."""
+    mask = np.zeros(y.size, dtype=bool)
     for c, q in zip(classes, quota, strict=True):
         idx = np.flatnonzero(y == c)
         mask[idx[np.argsort(key[idx], kind="stable")[:q]]] = True

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from gateflow.data.datasets import Dataset, DatasetError, _splitmix64
+from gateflow.data.datasets import Dataset, DatasetError, _splitmix64, smallest_keys
 
 SUFFIXES = (".csv", ".npz")
 DEFAULT_TEST_FRACTION = 0.2
@@ -249,15 +249,11 @@ def stratified_split(y: np.ndarray, test_fraction: float, seed: int = 0) -> np.n
         raise DatasetError(f"the test fraction must lie in (0, 1), got {test_fraction}")
     y = np.asarray(y)
     n = y.size
-    idx_all = np.arange(n, dtype=np.uint64)
-    key = _splitmix64(idx_all + np.uint64((int(seed) % 2**32) << 32))
-    mask = np.zeros(n, dtype=bool)
-    for c in np.unique(y):
-        idx = np.flatnonzero(y == c)
-        q = int(round(test_fraction * idx.size))
-        q = min(max(q, 1 if idx.size >= 2 else 0), idx.size - 1)
-        mask[idx[np.argsort(key[idx], kind="stable")[:q]]] = True
-    return mask
+    key = _splitmix64(np.arange(n, dtype=np.uint64) + np.uint64((int(seed) % 2**32) << 32))
+    classes, counts = np.unique(y, return_counts=True)
+    quota = np.rint(test_fraction * counts).astype(np.int64)  # round half to even, as round()
+    quota = np.minimum(np.maximum(quota, (counts >= 2).astype(np.int64)), counts - 1)
+    return smallest_keys(y, classes, quota, key)
 
 
 def load_data_file(
@@ -443,5 +439,5 @@ def evaluation_set(
         num_classes=len(class_names) if class_names else int(y.max(initial=0)) + 1,
         class_names=class_names,
         feature_names=feature_names,
-        source={"file": path.name, "rows": rows.tolist() if not (same and split) else None},
+        source={"file": path.name},
     )

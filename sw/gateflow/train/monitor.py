@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from gateflow.data import Dataset
+from gateflow.data.datasets import largest_remainder
 from gateflow.gates import GATES
 from gateflow.train.config import TrainConfig, TrainError
 
@@ -64,11 +65,7 @@ def split_validation(y: np.ndarray, fraction: float, seed: int, num_classes: int
     if total < 1:
         raise TrainError(f"val_fraction {fraction} holds out no sample of the {n} training samples")
     counts = np.bincount(y, minlength=num_classes)
-    exact = fraction * counts
-    quota = np.floor(exact).astype(np.int64)
-    short = total - int(quota.sum())
-    order = np.lexsort((np.arange(counts.size), -(exact - quota)))  # largest remainder first
-    quota[order[:short]] += 1
+    quota = largest_remainder(fraction * counts, total)
     for c in np.flatnonzero(counts > 0):
         if counts[c] - quota[c] < 1:
             raise TrainError(
