@@ -36,8 +36,9 @@ help:
 	@echo "make boards                 list the supported boards"
 	@echo "make bench [BENCH_DATA=dir]  benchmarks (training vs baseline, accuracy, golden, Verilator):"
 	@echo "                            build/bench/*.json and *.png"
-	@echo "make bench-deps             torchlogix 0.2.2 (no dependencies) into build/bench-deps/ for"
-	@echo "                            gateflow bench conv; never needed by make test"
+	@echo "make bench-deps             torchlogix 0.2.2 (no dependencies) and difflogic 0.1.0's Python"
+	@echo "                            code into build/bench-deps/ for gateflow bench conv / difflogic"
+	@echo "                            and the import tests that use them; never needed by make test"
 	@echo "make test                   run the test suite (what CI runs)"
 	@echo "make test-quick             the tests without Verilator, Yosys or training runs (inner loop)"
 	@echo "make lint                   ruff over the Python package and tests"
@@ -76,6 +77,7 @@ bench: $(STAMP)
 TORCHLOGIX_DIR := build/bench-deps/torchlogix
 bench-deps: $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(TORCHLOGIX_DIR) torchlogix==0.2.2
+	$(BIN)/python -c "from gateflow.bench.difflogic import install_difflogic; install_difflogic()"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

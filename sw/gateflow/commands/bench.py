@@ -182,6 +182,29 @@ def cmd_families(args: argparse.Namespace) -> int:
     return _print(run_families(spec, Path(args.work) if args.work else None), args.out)
 
 
+def cmd_difflogic(args: argparse.Namespace) -> int:
+    from gateflow.bench.difflogic import DifflogicBenchSpec, install_difflogic, run_difflogic
+
+    if args.install:
+        install_difflogic(args.difflogic_dir)
+    spec = DifflogicBenchSpec(
+        dataset=args.dataset,
+        data_dir=args.data_dir,
+        threshold=args.threshold,
+        layers=args.layers,
+        width=args.width,
+        tau=args.tau,
+        lr=args.lr,
+        batch_size=args.batch_size,
+        steps=args.steps,
+        seed=args.seed,
+        threads=args.threads,
+        out=args.out_dir,
+        folder=args.difflogic_dir,
+    )
+    return _print(run_difflogic(spec), args.out)
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     from gateflow.bench.suite import PARTS, run_suite
 
@@ -291,6 +314,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--out", help="also write the JSON to this file")
     q.set_defaults(func=cmd_conv)
+
+    q = bench.add_parser(
+        "difflogic",
+        help="train with difflogic's own code (CPU), import it, check golden == difflogic eval",
+        description="Train Flatten -> LogicLayer x L -> GroupSum with difflogic 0.1.0's Python "
+        "implementation, save it with torch.save, import it (gateflow import difflogic) and "
+        "compare every class score of every test image with difflogic's model.eval().",
+    )
+    _common(q, 4, 2000)
+    q.add_argument("--dataset", choices=("mnist", "fashion-mnist", "digits"), default="mnist")
+    q.add_argument("--data-dir", help="folder of the MNIST IDX files")
+    q.add_argument("--threshold", type=int, default=128, help="pixel >= T is 1 (%(default)s)")
+    q.add_argument("--tau", type=float, default=20.0, help="GroupSum tau (%(default)s)")
+    q.add_argument("--lr", type=float, default=0.01, help="Adam learning rate (%(default)s)")
+    q.add_argument("--batch-size", type=_positive, default=128)
+    q.add_argument("--steps", type=_positive, default=3000, help="training steps (%(default)s)")
+    q.add_argument("--threads", type=_positive, default=1, help="torch threads (%(default)s)")
+    q.add_argument(
+        "--out-dir", default="build/difflogic-mnist", help="model.pt, ir.json, bench.json"
+    )
+    q.add_argument("--difflogic-dir", default="build/bench-deps/difflogic")
+    q.add_argument("--install", action="store_true", help="first download difflogic's sdist there")
+    q.set_defaults(func=cmd_difflogic)
 
     q = bench.add_parser(
         "accuracy",
