@@ -37,8 +37,8 @@ help:
 	@echo "make bench [BENCH_DATA=dir]  benchmarks (training vs baseline, accuracy, golden, Verilator):"
 	@echo "                            build/bench/*.json and *.png"
 	@echo "make bench-deps             torchlogix 0.2.2 (no dependencies) and difflogic 0.1.0's Python"
-	@echo "                            code into build/bench-deps/ for gateflow bench conv / difflogic"
-	@echo "                            and the import tests that use them; never needed by make test"
+	@echo "                            code into build/bench-deps/, for gateflow bench conv / difflogic"
+	@echo "                            and the tests that compare against them (make test does it too)"
 	@echo "make test                   run the test suite (what CI runs)"
 	@echo "make test-quick             the tests without Verilator, Yosys or training runs (inner loop)"
 	@echo "make lint                   ruff over the Python package and tests"
@@ -75,11 +75,14 @@ bench: $(STAMP)
 # installed without its declared dependencies into a folder of its own, which
 # `gateflow bench conv` loads it from (docs/conv-bench.md).
 TORCHLOGIX_DIR := build/bench-deps/torchlogix
-bench-deps: $(STAMP)
+BENCH_DEPS_STAMP := build/bench-deps/.installed
+bench-deps: $(BENCH_DEPS_STAMP)
+$(BENCH_DEPS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(TORCHLOGIX_DIR) torchlogix==0.2.2
 	$(BIN)/python -c "from gateflow.bench.difflogic import install_difflogic; install_difflogic()"
+	touch $@
 
-test: $(STAMP)
+test: $(STAMP) $(BENCH_DEPS_STAMP)
 	$(BIN)/python -m pytest -q
 
 test-quick: $(STAMP)
