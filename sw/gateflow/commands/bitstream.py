@@ -120,8 +120,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--pipeline-every",
         type=_nonneg,
-        default=1,
-        help="a register stage after every N gate layers; 0 = none (default: 1)",
+        help="a register stage after every N gate layers; 0 = none (default: the board's, "
+        "see gateflow boards: 0 on the iCEBreaker, 1 elsewhere)",
     )
     p.add_argument(
         "--popcount-every",

@@ -14,6 +14,8 @@ Before that, the network's LUT estimate is checked against the device
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 import logging
 import os
@@ -53,7 +55,7 @@ class BuildError(GateflowError):
 
 @dataclass(frozen=True)
 class BuildOptions:
-    pipeline_every: int = 1
+    pipeline_every: int | None = None  # None: the board's default (Board.pipeline_every)
     popcount_every: int = 0
     argmax_every: int = 0
     scores: bool = True
@@ -321,6 +323,8 @@ def build(
     capacity is refused first (gateflow.fpga.estimate.fit_check).
     """
     opts = opts or BuildOptions()
+    if opts.pipeline_every is None:
+        opts = dataclasses.replace(opts, pipeline_every=board.pipeline_every)
     out = Path(out_dir).resolve()
     net = ir if isinstance(ir, Netlist) else load(ir)
     show = _Progress(board, progress)

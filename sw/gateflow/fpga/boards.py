@@ -48,6 +48,9 @@ class Board:
     gowin_family: str = ""
     variant: str = ""
     variants: tuple[str, ...] = field(default=())
+    # the build's default register stage after every N gate layers (0: none, whole cones
+    # for synthesis; the choice for small parts with slow clocks)
+    pipeline_every: int = 1
 
     @property
     def flow(self) -> str:
@@ -133,6 +136,9 @@ def load_board(name: str, variant: str | None = None) -> Board:
     if family == "gowin" and not data.get("gowin_family"):
         raise BoardError(f"{where}: gowin boards need 'gowin_family'")
     io_standard = _require(data, "io_standard", str, where)
+    pipeline_every = data.get("pipeline_every", 1)
+    if not isinstance(pipeline_every, int) or isinstance(pipeline_every, bool) or pipeline_every < 0:
+        raise BoardError(f"{where}: pipeline_every must be an integer >= 0")
     return Board(
         name=name,
         title=_require(data, "title", str, where),
@@ -155,6 +161,7 @@ def load_board(name: str, variant: str | None = None) -> Board:
         gowin_family=str(data.get("gowin_family", "")),
         variant=chosen,
         variants=tuple(variants),
+        pipeline_every=pipeline_every,
     )
 
 
