@@ -15,7 +15,6 @@ Before that, the network's LUT estimate is checked against the device
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import logging
 import os

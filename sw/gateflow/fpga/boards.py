@@ -137,7 +137,7 @@ def load_board(name: str, variant: str | None = None) -> Board:
         raise BoardError(f"{where}: gowin boards need 'gowin_family'")
     io_standard = _require(data, "io_standard", str, where)
     pipeline_every = data.get("pipeline_every", 1)
-    if not isinstance(pipeline_every, int) or isinstance(pipeline_every, bool) or pipeline_every < 0:
+    if type(pipeline_every) is not int or pipeline_every < 0:
         raise BoardError(f"{where}: pipeline_every must be an integer >= 0")
     return Board(
         name=name,
