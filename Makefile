@@ -79,7 +79,7 @@ BENCH_DEPS_STAMP := build/bench-deps/.installed
 bench-deps: $(BENCH_DEPS_STAMP)
 $(BENCH_DEPS_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-deps --upgrade --target $(TORCHLOGIX_DIR) torchlogix==0.2.2
-	$(BIN)/python -c "from gateflow.bench.difflogic import install_difflogic; install_difflogic()"
+	$(BIN)/python -c "from gateflow.bench.imports import install_difflogic; install_difflogic()"
 	touch $@
 
 test: $(STAMP) $(BENCH_DEPS_STAMP)

@@ -182,27 +182,35 @@ def cmd_families(args: argparse.Namespace) -> int:
     return _print(run_families(spec, Path(args.work) if args.work else None), args.out)
 
 
-def cmd_difflogic(args: argparse.Namespace) -> int:
-    from gateflow.bench.difflogic import DifflogicBenchSpec, install_difflogic, run_difflogic
+def cmd_import(args: argparse.Namespace) -> int:
+    from gateflow.bench.imports import ImportBenchSpec, install_difflogic, run_import_bench
 
     if args.install:
-        install_difflogic(args.difflogic_dir)
-    spec = DifflogicBenchSpec(
+        if args.library == "difflogic":
+            install_difflogic(args.library_dir or "build/bench-deps/difflogic")
+        else:
+            from gateflow.bench.conv import install_torchlogix
+
+            install_torchlogix(args.library_dir or "build/bench-deps/torchlogix")
+    spec = ImportBenchSpec(
+        library=args.library,
+        arch=args.arch,
         dataset=args.dataset,
         data_dir=args.data_dir,
         threshold=args.threshold,
         layers=args.layers,
         width=args.width,
+        kernels=args.kernels,
         tau=args.tau,
         lr=args.lr,
         batch_size=args.batch_size,
         steps=args.steps,
         seed=args.seed,
         threads=args.threads,
-        out=args.out_dir,
-        folder=args.difflogic_dir,
+        out=args.out_dir or f"build/{args.library}-{args.dataset}",
+        folder=args.library_dir,
     )
-    return _print(run_difflogic(spec), args.out)
+    return _print(run_import_bench(spec), args.out)
 
 
 def cmd_all(args: argparse.Namespace) -> int:
@@ -316,13 +324,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.set_defaults(func=cmd_conv)
 
     q = bench.add_parser(
-        "difflogic",
-        help="train with difflogic's own code (CPU), import it, check golden == difflogic eval",
-        description="Train Flatten -> LogicLayer x L -> GroupSum with difflogic 0.1.0's Python "
-        "implementation, save it with torch.save, import it (gateflow import difflogic) and "
-        "compare every class score of every test image with difflogic's model.eval().",
+        "import",
+        help="train with difflogic's or torchlogix's own code (CPU), import it, check it",
+        description="Train a network with the library's own modules (difflogic 0.1.0's Python "
+        "implementation, or torchlogix 0.2.2), save it with torch.save, import it (gateflow "
+        "import) and compare every class score of every test image with the library's "
+        "model.eval().",
+    )
+    q.add_argument("library", choices=("difflogic", "torchlogix"))
+    q.add_argument(
+        "--arch",
+        choices=("dense", "conv"),
+        default="dense",
+        help="conv: torchlogix LogicConv2d + OrPooling2d before the dense layers",
     )
     _common(q, 4, 2000)
+    q.add_argument("--kernels", type=_positive, default=8, help="conv kernels (%(default)s)")
     q.add_argument("--dataset", choices=("mnist", "fashion-mnist", "digits"), default="mnist")
     q.add_argument("--data-dir", help="folder of the MNIST IDX files")
     q.add_argument("--threshold", type=int, default=128, help="pixel >= T is 1 (%(default)s)")
@@ -331,12 +348,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--batch-size", type=_positive, default=128)
     q.add_argument("--steps", type=_positive, default=3000, help="training steps (%(default)s)")
     q.add_argument("--threads", type=_positive, default=1, help="torch threads (%(default)s)")
-    q.add_argument(
-        "--out-dir", default="build/difflogic-mnist", help="model.pt, ir.json, bench.json"
-    )
-    q.add_argument("--difflogic-dir", default="build/bench-deps/difflogic")
-    q.add_argument("--install", action="store_true", help="first download difflogic's sdist there")
-    q.set_defaults(func=cmd_difflogic)
+    q.add_argument("--out-dir", help="model.pt, ir.json, bench.json (build/LIBRARY-DATASET)")
+    q.add_argument("--library-dir", help="where the library is (build/bench-deps/LIBRARY)")
+    q.add_argument("--install", action="store_true", help="first install the library there")
+    q.set_defaults(func=cmd_import)
 
     q = bench.add_parser(
         "accuracy",

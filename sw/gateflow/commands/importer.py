@@ -92,7 +92,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         result = check(imported, X)
         print(
             f"check on {what}: {result.agree}/{result.samples} samples agree on every "
-            "class score (golden model vs the source model in eval mode)"
+            "class score (golden model vs the source model, discretized)"
         )
         if not result.ok:
             raise GateflowError(
