@@ -65,7 +65,8 @@ def test_conv_errors_are_one_line(tmp_path, capsys, args, needle):
 def test_recipes_are_documented():
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[2] / "docs" / "conv.md").read_text()
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    doc = (docs / "conv.md").read_text() + (docs / "boards.md").read_text()
     for name in RECIPES:
         assert f"--recipe {name}" in doc
 

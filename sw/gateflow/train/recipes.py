@@ -1,5 +1,6 @@
 """Named training configurations (``gateflow train --recipe NAME``), each documented with
-what it measured in docs/conv.md (accuracy, training time, distinct and unrolled gates).
+what it measured: the conv recipes in docs/conv.md (accuracy, training time, distinct and
+unrolled gates), the board recipes in docs/boards.md (accuracy and measured LUTs).
 
 Plain data like :mod:`gateflow.train.config` (no torch), so that the command line can
 list them in ``--help``.
@@ -35,6 +36,12 @@ _MNIST_CONV = DEFAULT_DIGITS.replace(
 )
 
 RECIPES = {
+    # the digits network for the iCEBreaker's 5,280 LUT4: a wide first layer, few outputs
+    # per class (60: the class popcounts are most of a core's LUTs), 3-bit features
+    "digits-icebreaker": Recipe(
+        "digits, 3-bit features, 2000,600 gates (60 per class), tau 3, 6000 steps",
+        DEFAULT_DIGITS.replace(widths=[2000, 600], bits_per_feature=3, tau=3.0, steps=6000),
+    ),
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
         "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
