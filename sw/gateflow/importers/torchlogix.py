@@ -64,6 +64,7 @@ from gateflow.importers.common import (
     integer_scores,
     load_torch_file,
 )
+from gateflow.importers.difflogic import DIFFLOGIC_TRUTH
 from gateflow.ir.netlist import ConvLayer, FlattenLayer, LogicLayer, Netlist, OrPoolLayer
 
 DENSE = "torchlogix.layers.dense.LogicDense"
@@ -105,26 +106,10 @@ BINARIZATION_HINT = (
     "(gateflow's bit is raw >= t, torchlogix's raw > t)"
 )
 
-#: torchlogix's LUT id -> (f(0,0), f(0,1), f(1,0), f(1,1)) over (a, b), from the table in
-#: its functional.py; the id is the truth table read as a 4-bit number
-TORCHLOGIX_TRUTH: tuple[tuple[int, int, int, int], ...] = (
-    (0, 0, 0, 0),  # 0  0
-    (0, 0, 0, 1),  # 1  A and B
-    (0, 0, 1, 0),  # 2  not(A implies B)
-    (0, 0, 1, 1),  # 3  A
-    (0, 1, 0, 0),  # 4  not(B implies A)
-    (0, 1, 0, 1),  # 5  B
-    (0, 1, 1, 0),  # 6  A xor B
-    (0, 1, 1, 1),  # 7  A or B
-    (1, 0, 0, 0),  # 8  not(A or B)
-    (1, 0, 0, 1),  # 9  not(A xor B)
-    (1, 0, 1, 0),  # 10 not(B)
-    (1, 0, 1, 1),  # 11 B implies A
-    (1, 1, 0, 0),  # 12 not(A)
-    (1, 1, 0, 1),  # 13 A implies B
-    (1, 1, 1, 0),  # 14 not(A and B)
-    (1, 1, 1, 1),  # 15 1
-)
+#: torchlogix's LUT id -> (f(0,0), f(0,1), f(1,0), f(1,1)) over (a, b): the table in its
+#: functional.py is difflogic's (the id is the truth table read as a 4-bit number); the
+#: tests check it against torchlogix's own export-mode LUTs
+TORCHLOGIX_TRUTH: tuple[tuple[int, int, int, int], ...] = DIFFLOGIC_TRUTH
 
 #: torchlogix's export-mode boolean LUTs (``functional._map``), on bool tensors
 EXPORT_OPS: tuple[Callable[[Any, Any], Any], ...] = (
