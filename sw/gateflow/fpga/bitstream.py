@@ -66,6 +66,12 @@ class BuildOptions:
     core_luts: bool = True  # also synthesise the network core alone
     force: bool = False  # build even when the LUT estimate is far above the capacity
 
+    def for_board(self, board: Board) -> BuildOptions:
+        """These options with the board's defaults filled in (``pipeline_every``)."""
+        if self.pipeline_every is not None:
+            return self
+        return dataclasses.replace(self, pipeline_every=board.pipeline_every)
+
 
 def tool_env() -> dict[str, str]:
     """Environment for FuseSoC/edalize: the venv first on PATH, our launcher."""
@@ -90,6 +96,7 @@ def _flow_options(board: Board, opts: BuildOptions) -> dict[str, Any]:
 
 def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
     """The FuseSoC core of one board build, derived from the board's data."""
+    opts = opts.for_board(board)
     file_type = {"pcf": "PCF", "lpf": "LPF", "cst": "CST"}[board.constraint_suffix]
     core = {
         "name": f"gateflow:build:{board.build_name}:0",
@@ -321,9 +328,7 @@ def build(
     Without ``opts.force``, a network whose LUT estimate is clearly above the device's
     capacity is refused first (gateflow.fpga.estimate.fit_check).
     """
-    opts = opts or BuildOptions()
-    if opts.pipeline_every is None:
-        opts = dataclasses.replace(opts, pipeline_every=board.pipeline_every)
+    opts = (opts or BuildOptions()).for_board(board)
     out = Path(out_dir).resolve()
     net = ir if isinstance(ir, Netlist) else load(ir)
     show = _Progress(board, progress)
