@@ -9,14 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gateflow.argtypes import numbers as _numbers
 from gateflow.errors import GateflowError
-
-
-def _numbers(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected numbers like 1 or 64,128: {text!r}") from None
 
 
 def _image(text: str) -> tuple[int, int]:
@@ -70,7 +64,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from gateflow.importers.common import check
 
     options = ImportOptions(
-        thresholds=args.thresholds,
+        thresholds=tuple(args.thresholds) if args.thresholds else None,
         num_inputs=args.inputs,
         num_classes=args.classes,
         image=args.image,
