@@ -52,6 +52,19 @@ class SimReport:
         return not self.errors and all(m == self.total for m in self.matched.values())
 
 
+def _timing(manifest: dict) -> dict[str, list[int]]:
+    """What the full-throughput run checks: per-sample latency and handshake intervals
+    (a time-multiplexed core states its first samples' apart, manifest ``schedule``)."""
+    sched = manifest.get("schedule")
+    if sched:
+        return {
+            "latencies": sched["latency_cycles"],
+            "intervals": sched["interval_cycles"],
+            "settle": sched["settle_cycles"],
+        }
+    return {"latencies": [manifest["latency_cycles"]], "intervals": [1]}
+
+
 def simulate(
     core: GeneratedCore,
     net: Netlist,
@@ -81,6 +94,7 @@ def simulate(
                 "inputs": [hex(v) for v in pack_inputs(bits)],
                 "expected": [hex(v) for v in expected],
                 "latency": core.manifest["latency_cycles"],
+                **_timing(core.manifest),
                 "seed": seed,
                 "in_gap": in_gap,
                 "out_stall": out_stall,
