@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
+from gateflow.commands.options import add_form_arg
 from gateflow.errors import GateflowError
 from gateflow.protocol import DEFAULT_BAUD
 
@@ -36,6 +37,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         target_mhz=args.target_mhz,
         seed=args.seed,
         force=args.force,
+        form=args.form,
     )
 
     def progress(line: str) -> None:
@@ -136,6 +138,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a register stage after every N argmax comparator levels; 0 = none (default: 0)",
     )
     p.add_argument("--no-scores", action="store_true", help="reply with the class only")
+    add_form_arg(p, None)
     p.add_argument(
         "--baud", type=int, default=DEFAULT_BAUD, help="UART baud rate (default: %(default)s)"
     )

@@ -259,6 +259,19 @@ def add_core_args(p: argparse.ArgumentParser) -> None:
         "--no-scores", action="store_true", help="output only the class index, not the class scores"
     )
     g.add_argument("--top", default="gf_core", help="top module name (default: %(default)s)")
+    add_form_arg(g, "spatial")
+
+
+def add_form_arg(g, default: str | None) -> None:
+    shown = default or "the board's conv_form for a conv netlist (gateflow boards), else spatial"
+    g.add_argument(
+        "--form",
+        choices=("spatial", "tm"),
+        default=default,
+        help="spatial: every conv position unrolled, one sample per clock; tm: the "
+        "time-multiplexed engine of a conv netlist, each kernel tree once and reused over "
+        f"the image (docs/engine.md) (default: {shown})",
+    )
 
 
 def core_options(args: argparse.Namespace):
@@ -270,6 +283,7 @@ def core_options(args: argparse.Namespace):
         popcount_every=args.popcount_every,
         argmax_every=args.argmax_every,
         scores=not args.no_scores,
+        form=args.form,
     )
 
 

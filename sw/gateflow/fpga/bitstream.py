@@ -65,12 +65,18 @@ class BuildOptions:
     check_timing: bool = True
     core_luts: bool = True  # also synthesise the network core alone
     force: bool = False  # build even when the LUT estimate is far above the capacity
+    # "spatial" or "tm" (gateflow.hdl.engine); None: the board's conv_form for a conv
+    # netlist, else spatial
+    form: str | None = None
 
-    def for_board(self, board: Board) -> BuildOptions:
-        """These options with the board's defaults filled in (``pipeline_every``)."""
-        if self.pipeline_every is not None:
-            return self
-        return dataclasses.replace(self, pipeline_every=board.pipeline_every)
+    def for_board(self, board: Board, net: Netlist | None = None) -> BuildOptions:
+        """These options with the board's defaults filled in: ``pipeline_every``, and
+        ``form`` for the netlist ``net`` (spatial when no netlist is given)."""
+        every = board.pipeline_every if self.pipeline_every is None else self.pipeline_every
+        form = self.form
+        if form is None:
+            form = board.conv_form if net is not None and net.has_spatial else "spatial"
+        return dataclasses.replace(self, pipeline_every=every, form=form)
 
 
 def tool_env() -> dict[str, str]:
@@ -117,6 +123,7 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
                     # the board top's credits keep the core from ever being stalled,
                     # so the core needs no clock enable across its registers
                     "backpressure": False,
+                    **({"form": opts.form} if opts.form == "tm" else {}),
                     "clk_hz": board.clock_hz,
                     "baud": opts.baud,
                     "n_leds": len(board.led_pins),
@@ -328,14 +335,14 @@ def build(
     Without ``opts.force``, a network whose LUT estimate is clearly above the device's
     capacity is refused first (gateflow.fpga.estimate.fit_check).
     """
-    opts = (opts or BuildOptions()).for_board(board)
     out = Path(out_dir).resolve()
     net = ir if isinstance(ir, Netlist) else load(ir)
+    opts = (opts or BuildOptions()).for_board(board, net)
     show = _Progress(board, progress)
     if opts.force:
-        estimate = estimate_luts(net, board, opts.pipeline_every, opts.scores)
+        estimate = estimate_luts(net, board, opts.pipeline_every, opts.scores, opts.form)
     else:
-        estimate = fit_check(net, board, opts.pipeline_every, opts.scores)
+        estimate = fit_check(net, board, opts.pipeline_every, opts.scores, opts.form)
     unit = "logic cells" if board.family == "ice40" else "LUTs"
     show(
         f"estimate: about {estimate['cells']} {unit} of {estimate['capacity']} "
@@ -447,6 +454,8 @@ def _build_in(
             else {}
         ),
         "ir_sha256": net.sha256(),
+        "form": opts.form,
+        **({"cycles_per_sample": manifest.get("cycles_per_sample")} if opts.form == "tm" else {}),
         "pipeline_every": opts.pipeline_every,
         "popcount_every": opts.popcount_every,
         "argmax_every": opts.argmax_every,

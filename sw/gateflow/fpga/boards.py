@@ -51,6 +51,9 @@ class Board:
     # the build's default register stage after every N gate layers (0: none, whole cones
     # for synthesis; the choice for small parts with slow clocks)
     pipeline_every: int = 1
+    # how a convolutional netlist is built by default: "spatial" (unrolled) or "tm" (the
+    # time-multiplexed engine, gateflow.hdl.engine; the choice for small parts)
+    conv_form: str = "spatial"
 
     @property
     def flow(self) -> str:
@@ -139,6 +142,9 @@ def load_board(name: str, variant: str | None = None) -> Board:
     pipeline_every = data.get("pipeline_every", 1)
     if type(pipeline_every) is not int or pipeline_every < 0:
         raise BoardError(f"{where}: pipeline_every must be an integer >= 0")
+    conv_form = data.get("conv_form", "spatial")
+    if conv_form not in ("spatial", "tm"):
+        raise BoardError(f"{where}: conv_form must be spatial or tm")
     return Board(
         name=name,
         title=_require(data, "title", str, where),
@@ -162,6 +168,7 @@ def load_board(name: str, variant: str | None = None) -> Board:
         variant=chosen,
         variants=tuple(variants),
         pipeline_every=pipeline_every,
+        conv_form=conv_form,
     )
 
 

@@ -30,7 +30,7 @@ from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board, board_names, load_board
 from gateflow.fpga.families import FAMILIES
 from gateflow.hdl.neurons import classify
-from gateflow.ir.netlist import LogicLayer, Netlist, index_width, score_width
+from gateflow.ir.netlist import ConvLayer, LogicLayer, Netlist, index_width, score_width
 
 # An estimate above capacity x FIT_MARGIN is refused without --force. The estimate was
 # within 20% of the measured LUTs (or iCE40 logic cells) on the calibration builds
@@ -86,6 +86,7 @@ def estimate_luts(
     target: Board | str,
     pipeline_every: int = 1,
     scores: bool = True,
+    form: str = "spatial",
 ) -> dict[str, Any]:
     """The LUTs ``net`` needs as a board build on ``target`` (a Board, a board name or a
     family name from gateflow.fpga.families), with a breakdown.
@@ -94,16 +95,32 @@ def estimate_luts(
     (the network core alone), the parts (``gates``, ``threshold``, ``popcount``,
     ``argmax``, ``board``), ``cells`` (what the device's capacity is counted in: iCE40
     logic cells, else LUTs), ``family`` and, for a board, ``capacity`` and ``ratio``
-    (cells / capacity).
+    (cells / capacity). With ``form="tm"`` (a conv net as the time-multiplexed engine)
+    the gates are the kernel trees once plus the dense tail, and ``engine`` prices the
+    sample register (a LUT and a flip-flop per input bit), the collector (a flip-flop
+    per flattened bit) and each stage's counters.
     """
-    if net.has_spatial:  # a conv net is built as its unrolled, simplified netlist
-        from gateflow.ir.lower import for_hardware
-
-        net = for_hardware(net)
     family, board = _family_of(target)
     costs = FAMILIES[family].lut_costs
     gate_cost = costs.gate if pipeline_every == 1 else costs.gate_merged
+    engine = 0.0
     gates = 0
+    n_in = net.num_inputs
+    if form == "tm":
+        from gateflow.hdl.engine import stages, tail_netlist
+
+        stage_list, flatten, _ = stages(net)
+        for s in stage_list:
+            if isinstance(s.layer, ConvLayer):
+                gates += int(np.count_nonzero(~np.isin(s.layer.op, _FREE_GATES)))
+            else:
+                engine += s.layer.in_shape[2] * (s.layer.kernel[0] * s.layer.kernel[1] - 1) / 3
+        engine += n_in + flatten.size / costs.cells_per_lut + 40 * len(stage_list)
+        net = tail_netlist(net)
+    elif net.has_spatial:  # a conv net is built as its unrolled, simplified netlist
+        from gateflow.ir.lower import for_hardware
+
+        net = for_hardware(net)
     threshold = 0.0
     for layer in net.layers:
         if isinstance(layer, LogicLayer):
@@ -115,7 +132,7 @@ def estimate_luts(
     popcount = costs.popcount_bit * sum(popcount_adder_bits(int(g.size)) for g in net.head.groups)
     argmax = costs.argmax_bit * (net.num_classes - 1) * (2 * sw + iw)
     out_bits = iw + (net.num_classes * sw if scores else 0)
-    board_luts = costs.board + costs.board_bit * (net.num_inputs + out_bits)
+    board_luts = costs.board + costs.board_bit * (n_in + out_bits)
     parts = {
         "gates": round(gates * gate_cost),
         "threshold": round(threshold),
@@ -123,7 +140,9 @@ def estimate_luts(
         "argmax": round(argmax),
         "board": round(board_luts),
     }
-    core = parts["gates"] + parts["threshold"] + parts["popcount"] + parts["argmax"]
+    if form == "tm":
+        parts["engine"] = round(engine)
+    core = sum(v for k, v in parts.items() if k != "board")
     luts = core + parts["board"]
     out: dict[str, Any] = {
         "family": family,
@@ -139,27 +158,33 @@ def estimate_luts(
     return out
 
 
-def boards_that_fit(net: Netlist, pipeline_every: int = 1, scores: bool = True) -> list[str]:
+def boards_that_fit(
+    net: Netlist, pipeline_every: int = 1, scores: bool = True, form: str = "spatial"
+) -> list[str]:
     """Boards (and variants, as ``board-variant``) whose capacity holds the estimate."""
     fits = []
     for name in board_names():
         first = load_board(name)
         for variant in first.variants or ("",):
             board = load_board(name, variant or None)
-            est = estimate_luts(net, board, pipeline_every, scores)
+            est = estimate_luts(net, board, pipeline_every, scores, form)
             if est["cells"] <= est["capacity"]:
                 fits.append(board.build_name)
     return fits
 
 
 def fit_check(
-    net: Netlist, board: Board, pipeline_every: int = 1, scores: bool = True
+    net: Netlist,
+    board: Board,
+    pipeline_every: int = 1,
+    scores: bool = True,
+    form: str = "spatial",
 ) -> dict[str, Any]:
     """The estimate for ``board``; raises FitError when it is above capacity x FIT_MARGIN."""
-    est = estimate_luts(net, board, pipeline_every, scores)
+    est = estimate_luts(net, board, pipeline_every, scores, form)
     if est["ratio"] > FIT_MARGIN:
         unit = "logic cells" if board.family == "ice40" else "LUTs"
-        fits = boards_that_fit(net, pipeline_every, scores)
+        fits = boards_that_fit(net, pipeline_every, scores, form)
         where = f"a board that fits ({', '.join(fits)})" if fits else "a bigger device"
         raise FitError(
             f"{board.build_name}: the network needs about {est['cells']} {unit} (estimate), "

@@ -7,8 +7,8 @@ file naming them; the hand-written RTL comes from ``gateflow:gateflow:rtl``.
 
 Parameters: ``ir`` (path to the IR file; relative paths are taken from the
 calling core's folder), ``pipeline_every``, ``popcount_every``, ``argmax_every``,
-``scores``, ``backpressure``, and for the board design ``clk_hz``, ``baud``,
-``n_leds``, ``led_active_low``, ``window``, ``timeout_bits``, ``block_ram``.
+``scores``, ``backpressure``, ``form`` (spatial or tm), and for the board design
+``clk_hz``, ``baud``, ``n_leds``, ``led_active_low``, ``window``, ``timeout_bits``, ``block_ram``.
 Without ``clk_hz`` no board design is written.
 """
 
@@ -22,7 +22,7 @@ import yaml
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
 from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
-from gateflow.hdl.library import BOARD_RTL, RTL_LIBRARY
+from gateflow.hdl.library import BOARD_RTL, ENGINE_RTL, RTL_LIBRARY
 from gateflow.ir.netlist import load
 
 
@@ -45,6 +45,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
             argmax_every=int(params.get("argmax_every", 0)),
             scores=bool(params.get("scores", True)),
             backpressure=bool(params.get("backpressure", True)),
+            form=str(params.get("form", "spatial")),
         ),
     )
     if "clk_hz" in params:
@@ -60,7 +61,8 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
                 block_ram=bool(params.get("block_ram", True)),
             ),
         )
-    generated = [f.name for f in core.files if f.name not in (*RTL_LIBRARY, *BOARD_RTL)]
+    library = (*RTL_LIBRARY, *ENGINE_RTL, *BOARD_RTL)
+    generated = [f.name for f in core.files if f.name not in library]
     core_file = out_dir / "gateflow_net.core"
     core_file.write_text(
         "CAPI=2:\n"

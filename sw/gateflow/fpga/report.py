@@ -13,7 +13,7 @@ from gateflow.errors import GateflowError
 from gateflow.fpga.boards import Board
 from gateflow.fpga.families import FAMILIES
 from gateflow.fpga.launcher import resolve
-from gateflow.hdl.library import RTL_LIBRARY
+from gateflow.hdl.library import BOARD_RTL
 from gateflow.paths import RTL
 
 
@@ -74,25 +74,26 @@ def cell_counts(cells: dict[str, int], family: str) -> tuple[int, int]:
 
 def core_resources(board: Board, work: Path, out: Path) -> dict[str, Any]:
     """Synthesise the network core alone (no UART, framing or FIFOs): core_luts, core_ffs."""
-    found = {p.name: p for p in work.rglob("gf_core*.sv")}
-    if "gf_core.sv" not in found or "gf_core_net.sv" not in found:
+    found = [p for p in work.rglob("manifest.json") if (p.parent / "gf_core.sv").exists()]
+    if not found:
         raise GateflowError("the generated core is missing from the build folder")
-    return synth_core(board.family, board.synth_command, found["gf_core_net.sv"].parent, out)
+    return synth_core(board.family, board.synth_command, found[0].parent, out)
 
 
 def synth_core(
     family: str, synth_command: str, core_dir: Path, out: Path, top: str = "gf_core"
 ) -> dict[str, Any]:
-    """Synthesise a generated core (``<top>.sv`` and ``<top>_net.sv`` in ``core_dir``) for
-    an FPGA family with ``synth_command`` (e.g. ``synth_ecp5``): core_luts, core_ffs."""
+    """Synthesise a generated core (the sources its manifest.json in ``core_dir`` lists,
+    without the board design; the RTL library from hw/rtl) for an FPGA family with
+    ``synth_command`` (e.g. ``synth_ecp5``): core_luts, core_ffs."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    names = [*RTL_LIBRARY, f"{top}_net.sv", f"{top}.sv"]
-    for n in RTL_LIBRARY:
-        shutil.copyfile(RTL / n, out / n)
-    for n in names[len(RTL_LIBRARY) :]:
-        shutil.copyfile(core_dir / n, out / n)
+    manifest = json.loads((core_dir / "manifest.json").read_text())
+    board = set(BOARD_RTL) | ({manifest["board"]["top"] + ".sv"} if "board" in manifest else set())
+    names = [n for n in manifest["files"] if n not in board]
+    for n in names:
+        shutil.copyfile(RTL / n if (RTL / n).exists() else core_dir / n, out / n)
     script = (
         f"read_verilog -sv {' '.join(names)}; "
         f"{synth_command} -top {top}; tee -q -o stat.json stat -json"

@@ -393,6 +393,17 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
         )
     except ProtocolError as exc:
         raise GateflowError(f"board design: {exc}") from None
+    if m.get("form") == "tm":
+        # The frame receiver holds a sample only until the next frame's payload starts
+        # to arrive; a time-multiplexed core must take each sample before then. It
+        # takes it at once when it needs fewer cycles per sample than a frame lasts.
+        frame = (int(m["input"]["width"]) + 7) // 8 * 10 * clks_per_bit(opts.clk_hz, opts.baud)
+        if int(m["cycles_per_sample"]) > frame:
+            raise GateflowError(
+                f"board design: the time-multiplexed core needs {m['cycles_per_sample']} "
+                f"cycles per sample, more than the {frame} clocks an INFER frame's payload "
+                "takes at this baud rate; use a lower --baud or the spatial form"
+            )
     text = (
         _env()
         .get_template("board.sv.j2")

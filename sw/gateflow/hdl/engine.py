@@ -134,10 +134,13 @@ def tail_netlist(net: Netlist) -> Netlist:
                 )
             )
         elif isinstance(layer, LogicLayer):
+            # an operand the gate ignores (a constant's, say) may be any signal: input 0
+            uses_a = np.array([GATES[o].uses_a() for o in layer.op], dtype=bool)
+            uses_b = np.array([GATES[o].uses_b() for o in layer.op], dtype=bool)
             layers.append(
                 LogicLayer(
-                    a=renumber(layer.a, f"layer {li}"),
-                    b=renumber(layer.b, f"layer {li}"),
+                    a=renumber(np.where(uses_a, layer.a, first), f"layer {li}"),
+                    b=renumber(np.where(uses_b, layer.b, first), f"layer {li}"),
                     op=layer.op.copy(),
                 )
             )
