@@ -13,8 +13,9 @@ unexport VERILATOR_ROOT
 
 MODEL ?=
 ARCH  ?=
-OUT   ?= build/sim$(if $(ARCH),-$(ARCH))
-SIM_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(filter conv,$(ARCH)),--recipe digits-conv,$(if $(ARCH),--arch $(ARCH))) --out $(OUT)
+OUT   ?= build/sim$(if $(ARCH),-$(ARCH))$(if $(FORM),-$(FORM))
+FORM  ?=
+SIM_ARGS := $(if $(MODEL),--model $(MODEL)) $(if $(filter conv,$(ARCH)),--recipe digits-conv,$(if $(ARCH),--arch $(ARCH))) $(if $(FORM),--form $(FORM)) --out $(OUT)
 BOARD ?=
 VARIANT ?=
 BUILD_ARGS ?=
@@ -30,7 +31,8 @@ help:
 	@echo "make sim [MODEL=<ir.json>]  train the default network on digits (or load MODEL), generate RTL, prove it bit-exact under Verilator"
 	@echo "make sim ARCH=<arch>        the same for arch binary ({0,1} weights), bitlevel or switcher (default: lgn),"
 	@echo "                            or conv (the digits-conv recipe: a convolutional logic gate network)"
-	@echo "make bitstream BOARD=<board> [MODEL=<ir.json>] [VARIANT=45f] [BUILD_ARGS=...]"
+	@echo "make sim ARCH=conv FORM=tm  the same conv net as the time-multiplexed engine (docs/engine.md)"
+	@echo "make bitstream BOARD=<board> [MODEL=<ir.json>] [VARIANT=45f] [FORM=spatial|tm] [BUILD_ARGS=...]"
 	@echo "                            build the bitstream and report.json into build/<board>/"
 	@echo "make program BOARD=<board>  load that bitstream onto the board (openFPGALoader)"
 	@echo "make boards                 list the supported boards"
@@ -59,7 +61,7 @@ sim: $(STAMP)
 bitstream: $(STAMP)
 	@test -n "$(BOARD)" || { echo "make bitstream: set BOARD=<board>; the boards are:"; \
 	  $(GATEFLOW) boards; exit 2; }
-	$(GATEFLOW) bitstream $(BOARD_ARGS) $(if $(MODEL),--model $(MODEL)) $(BUILD_ARGS)
+	$(GATEFLOW) bitstream $(BOARD_ARGS) $(if $(MODEL),--model $(MODEL)) $(if $(FORM),--form $(FORM)) $(BUILD_ARGS)
 
 program: $(STAMP)
 	@test -n "$(BOARD)" || { echo "make program: set BOARD=<board>"; exit 2; }

@@ -43,6 +43,7 @@ def _build_folder(args: argparse.Namespace) -> Path:
         window=args.window or DEFAULT_WINDOW,
         pipeline_every=args.pipeline_every,
         scores=not args.no_scores,
+        form=args.form,
     )
 
 
@@ -134,7 +135,7 @@ def cmd_infer_bench(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from gateflow.argtypes import nonneg as _nonneg
-    from gateflow.commands.options import add_data_args
+    from gateflow.commands.options import add_data_args, add_form_arg
 
     p = sub.add_parser(
         "infer",
@@ -175,6 +176,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="with --model: a register stage after every N gate layers (default: 1)",
     )
     p.add_argument("--no-scores", action="store_true", help="with --model: class index only")
+    add_form_arg(p, "spatial")
     p.add_argument(
         "--bench",
         action="store_true",

@@ -427,6 +427,7 @@ def prepare_sim_build(
     window: int = P.DEFAULT_WINDOW,
     pipeline_every: int = 1,
     scores: bool = True,
+    form: str = "spatial",
 ) -> Path:
     """Generate the core and board design of an IR into ``out_dir`` (as ``gateflow
     bitstream`` does, without synthesis), for the simulated board; returns out_dir."""
@@ -443,6 +444,7 @@ def prepare_sim_build(
                 old.get("ir_sha256") == net.sha256()
                 and old.get("pipeline_every") == pipeline_every
                 and old.get("output", {}).get("scores") == scores
+                and old.get("form", "spatial") == form
                 and old.get("board", {}).get("baud") == baud
                 and old.get("board", {}).get("window") == window
             )
@@ -453,6 +455,8 @@ def prepare_sim_build(
             pass
     out.mkdir(parents=True, exist_ok=True)
     net.save(out / "ir.json")
-    core = generate(net, out, CoreOptions(pipeline_every=pipeline_every, scores=scores))
+    core = generate(
+        net, out, CoreOptions(pipeline_every=pipeline_every, scores=scores, form=form)
+    )
     generate_board(core, BoardOptions(clk_hz=baud * DEFAULT_CLKS_PER_BIT, baud=baud, window=window))
     return out
