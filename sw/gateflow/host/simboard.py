@@ -455,8 +455,6 @@ def prepare_sim_build(
             pass
     out.mkdir(parents=True, exist_ok=True)
     net.save(out / "ir.json")
-    core = generate(
-        net, out, CoreOptions(pipeline_every=pipeline_every, scores=scores, form=form)
-    )
+    core = generate(net, out, CoreOptions(pipeline_every=pipeline_every, scores=scores, form=form))
     generate_board(core, BoardOptions(clk_hz=baud * DEFAULT_CLKS_PER_BIT, baud=baud, window=window))
     return out
