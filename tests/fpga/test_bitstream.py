@@ -12,7 +12,7 @@ import gateflow.fpga.bitstream as bitstream
 from gateflow.fpga.bitstream import BuildError, BuildOptions, build, check_report
 from gateflow.fpga.boards import load_board
 from gateflow.ir.passes import run_passes
-from gateflow.ir.randnet import random_netlist
+from gateflow.ir.randnet import parse_spatial, random_conv_netlist, random_netlist
 
 pytestmark = [pytest.mark.fpga, pytest.mark.slow]
 
@@ -215,3 +215,28 @@ def test_threshold_network_builds(tmp_path):
     assert _within(report["logic_cells_estimate"], report["logic_cells"]), report
     manifest = json.loads((tmp_path / "build" / "manifest.json").read_text())
     assert manifest["num_gates"] == net.num_gates
+
+
+def test_report_breaks_the_core_down_by_part(icebreaker_build):
+    _, report = icebreaker_build
+    parts = report["breakdown"]
+    assert {"network", "popcount", "argmax", "head", "board"} <= set(parts)
+    core = sum(p["luts"] for name, p in parts.items() if name != "board")
+    # a hierarchical synthesis, counted by part, against the flat one
+    assert abs(core - report["core_luts"]) <= 0.3 * report["core_luts"], parts
+    assert parts["board"]["luts"] == report["luts"] - report["core_luts"]
+
+
+def test_conv_net_builds_as_the_engine_on_the_icebreaker(tmp_path):
+    """The iCEBreaker's default form for a conv netlist is the time-multiplexed engine:
+    it builds, meets timing, and its report says so, with the engine's parts."""
+    spec = [parse_spatial("conv:8,k=3,p=1,d=2"), parse_spatial("pool")]
+    net, _ = run_passes(random_conv_netlist((8, 8, 2), spec, [60, 30], 10, seed=7))
+    report = build(load_board("icebreaker"), net, tmp_path / "b", BuildOptions(seed=1))
+    assert report["form"] == "tm" and report["timing_met"]
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert report["cycles_per_sample"] == manifest["cycles_per_sample"] == 100
+    assert {"engine", "conv trees", "network"} <= set(report["breakdown"])
+    assert report["breakdown"]["engine"]["ffs"] >= net.num_inputs  # the sample register
+    assert _within(report["core_luts_estimate"], report["core_luts"], 1.5), report
+    assert _within(report["logic_cells_estimate"], report["logic_cells"], 1.5), report

@@ -470,6 +470,11 @@ def _build_in(
         show.enter("synthesis of the network core alone (core_luts)")
         report.update(core_resources(board, work, out / "core_synth"))
         report["core_luts_estimate"] = estimate["core_luts"]
+        parts = report.pop("core_parts", None)
+        if parts is not None:
+            # the core by part (a hierarchical synthesis), and the board design around it
+            board_part = {"luts": max(report["luts"] - report["core_luts"], 0)}
+            report["breakdown"] = {**parts, "board": board_part}
     report["estimate"] = estimate["parts"]
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     show(

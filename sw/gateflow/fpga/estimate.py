@@ -96,14 +96,16 @@ def estimate_luts(
     ``argmax``, ``board``), ``cells`` (what the device's capacity is counted in: iCE40
     logic cells, else LUTs), ``family`` and, for a board, ``capacity`` and ``ratio``
     (cells / capacity). With ``form="tm"`` (a conv net as the time-multiplexed engine)
-    the gates are the kernel trees once plus the dense tail, and ``engine`` prices the
-    sample register (a LUT and a flip-flop per input bit), the collector (a flip-flop
-    per flattened bit) and each stage's counters.
+    the gates are the kernel trees once plus the dense tail, ``engine`` prices the
+    sample register (a LUT per input bit) and each stage's counters, and on iCE40 the
+    collector's flip-flops (one per flattened bit, each alone in a logic cell) add to
+    ``cells``.
     """
     family, board = _family_of(target)
     costs = FAMILIES[family].lut_costs
     gate_cost = costs.gate if pipeline_every == 1 else costs.gate_merged
     engine = 0.0
+    ff_cells = 0  # flip-flops that take a logic cell of their own (iCE40)
     gates = 0
     n_in = net.num_inputs
     if form == "tm":
@@ -115,7 +117,9 @@ def estimate_luts(
                 gates += int(np.count_nonzero(~np.isin(s.layer.op, _FREE_GATES)))
             else:
                 engine += s.layer.in_shape[2] * (s.layer.kernel[0] * s.layer.kernel[1] - 1) / 3
-        engine += n_in + flatten.size / costs.cells_per_lut + 40 * len(stage_list)
+        # calibrated on the digits-conv engine on the iCEBreaker (docs/engine.md)
+        engine += 1.1 * n_in + 60 * len(stage_list)
+        ff_cells = flatten.size if family == "ice40" else 0
         net = tail_netlist(net)
     elif net.has_spatial:  # a conv net is built as its unrolled, simplified netlist
         from gateflow.ir.lower import for_hardware
@@ -148,7 +152,7 @@ def estimate_luts(
         "family": family,
         "luts": luts,
         "core_luts": core,
-        "cells": round(luts * costs.cells_per_lut),
+        "cells": round(luts * costs.cells_per_lut + ff_cells),
         "parts": parts,
     }
     if board is not None:

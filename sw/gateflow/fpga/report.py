@@ -77,15 +77,24 @@ def core_resources(board: Board, work: Path, out: Path) -> dict[str, Any]:
     found = [p for p in work.rglob("manifest.json") if (p.parent / "gf_core.sv").exists()]
     if not found:
         raise GateflowError("the generated core is missing from the build folder")
-    return synth_core(board.family, board.synth_command, found[0].parent, out)
+    return synth_core(
+        board.family, board.synth_command, found[0].parent, out, parts=board.family != "gowin"
+    )
 
 
 def synth_core(
-    family: str, synth_command: str, core_dir: Path, out: Path, top: str = "gf_core"
+    family: str,
+    synth_command: str,
+    core_dir: Path,
+    out: Path,
+    top: str = "gf_core",
+    parts: bool = False,
 ) -> dict[str, Any]:
     """Synthesise a generated core (the sources its manifest.json in ``core_dir`` lists,
     without the board design; the RTL library from hw/rtl) for an FPGA family with
-    ``synth_command`` (e.g. ``synth_ecp5``): core_luts, core_ffs."""
+    ``synth_command`` (e.g. ``synth_ecp5``): core_luts, core_ffs. With ``parts``, also
+    ``core_parts``: a second, hierarchical synthesis counted by part (:func:`breakdown`;
+    its total may differ a little from the flat one's, which optimises across modules)."""
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -94,22 +103,74 @@ def synth_core(
     names = [n for n in manifest["files"] if n not in board]
     for n in names:
         shutil.copyfile(RTL / n if (RTL / n).exists() else core_dir / n, out / n)
-    script = (
-        f"read_verilog -sv {' '.join(names)}; "
-        f"{synth_command} -top {top}; tee -q -o stat.json stat -json"
+    stat = _yosys_stat(out, names, f"{synth_command} -top {top}", "stat.json")
+    cells = stat.get("design", {}).get("num_cells_by_type") or stat["modules"][f"\\{top}"].get(
+        "num_cells_by_type", {}
     )
+    luts, ffs = cell_counts(cells, family)
+    result: dict[str, Any] = {"core_luts": luts, "core_ffs": ffs}
+    if parts:
+        hier = _yosys_stat(out, names, f"{synth_command} -noflatten -top {top}", "parts.json")
+        result["core_parts"] = breakdown(hier, top, family)
+    return result
+
+
+def _yosys_stat(out: Path, names: list[str], synth: str, stat_file: str) -> dict[str, Any]:
+    script = f"read_verilog -sv {' '.join(names)}; {synth}; tee -q -o {stat_file} stat -json"
     # Relative paths only: YoWASP tools cannot see absolute paths under /tmp.
+    log_file = stat_file.replace(".json", ".log")
     proc = subprocess.run(
-        [resolve("yosys"), "-q", "-l", "yosys.log", "-p", script],
+        [resolve("yosys"), "-q", "-l", log_file, "-p", script],
         cwd=out,
         capture_output=True,
         text=True,
     )
     if proc.returncode != 0:
-        raise GateflowError(f"Yosys failed on the core alone (see {out / 'yosys.log'})")
-    stat = json.loads((out / "stat.json").read_text())
-    cells = stat.get("design", {}).get("num_cells_by_type") or stat["modules"][f"\\{top}"].get(
-        "num_cells_by_type", {}
-    )
-    luts, ffs = cell_counts(cells, family)
-    return {"core_luts": luts, "core_ffs": ffs}
+        raise GateflowError(f"Yosys failed on the core alone (see {out / log_file})")
+    return json.loads((out / stat_file).read_text())
+
+
+# What each generated or library module is, for the breakdown (the first match counts)
+_PARTS = (
+    (re.compile(r"_net$"), "network"),
+    (re.compile(r"_s\d+$"), "conv trees"),
+    (re.compile(r"^gf_popcount"), "popcount"),
+    (re.compile(r"^gf_argmax"), "argmax"),
+    (re.compile(r"^gf_(window|image_source)"), "engine"),
+    (re.compile(r"_tail$"), "head"),
+)
+
+
+def breakdown(stat: dict[str, Any], top: str, family: str) -> dict[str, dict[str, int]]:
+    """LUTs and flip-flops of a hierarchical Yosys ``stat -json`` by part of the core:
+    ``network`` (the gate network), ``conv trees`` (an engine's stage logic),
+    ``popcount`` (GroupSum), ``argmax``, ``engine`` (an engine's source, stages and
+    collector) and ``head`` (the dense core's own registers and output buffer)."""
+    modules = stat["modules"]
+    engine_top = any(m.lstrip("\\").endswith("_tail") for m in modules)
+    out: dict[str, dict[str, int]] = {}
+
+    def walk(name: str, times: int) -> None:
+        cells = modules[name].get("num_cells_by_type", {})
+        leaf = {c: n for c, n in cells.items() if c not in modules and f"\\{c}" not in modules}
+        luts, ffs = cell_counts(leaf, family)
+        bare = name.lstrip("\\")
+        if bare == top:
+            part = "engine" if engine_top else "head"
+        else:
+            part = next((p for pat, p in _PARTS if pat.search(_base(bare))), "head")
+        slot = out.setdefault(part, {"luts": 0, "ffs": 0})
+        slot["luts"] += times * luts
+        slot["ffs"] += times * ffs
+        for c, n in cells.items():
+            sub = c if c in modules else f"\\{c}"
+            if sub in modules:
+                walk(sub, times * n)
+
+    walk(f"\\{top}" if f"\\{top}" in modules else top, 1)
+    return {k: out[k] for k in sorted(out)}
+
+
+def _base(name: str) -> str:
+    """A module's name without Yosys' parameter suffix ($paramod\\gf_popcount\\...)."""
+    return name.split("\\")[1] if name.startswith("$paramod") else name
