@@ -15,7 +15,15 @@ from gateflow.fpga.bitstream import BuildOptions
 from gateflow.fpga.boards import load_board
 from gateflow.fpga.estimate import estimate_luts
 from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
-from gateflow.hdl.engine import EngineError, periodic, schedule, stages, tail_netlist
+from gateflow.hdl.engine import (
+    EngineError,
+    bits_per_cycle,
+    periodic,
+    schedule,
+    serial_groupsum,
+    stages,
+    tail_netlist,
+)
 from gateflow.ir.golden import eval_bits, eval_signals, pack_bits, unpack_bits
 from gateflow.ir.randnet import parse_spatial, random_conv_netlist, random_netlist
 
@@ -49,6 +57,9 @@ def test_refusals_are_one_line():
         tail_netlist(reads_inputs)
     with pytest.raises(EngineError, match="has none"):
         generate(random_netlist(20, [10, 4], 2), "unused", CoreOptions(form="tm"))
+    for opts in (CoreOptions(form="tm", popcount_every=1), CoreOptions(form="tm", argmax_every=2)):
+        with pytest.raises(EngineError, match="counts the classes serially"):
+            generate(_net(), "unused", opts)
 
 
 def test_gen_command_refuses_a_dense_netlist_with_one_line(tmp_path, capsys):
@@ -63,7 +74,7 @@ def test_gen_command_refuses_a_dense_netlist_with_one_line(tmp_path, capsys):
 def test_schedule_is_periodic_and_bounded_by_the_first_stage():
     net = _net()
     st, _, _ = stages(net)
-    timing = schedule(st, tail_latency=4, images=8)
+    timing = schedule(st, 4, images=8)
     # the first stage walks 10 x 10 padded positions per sample: the steady interval
     assert timing["intervals"][-3:] == [100, 100, 100]
     assert timing["settle"] == 11  # the top padding row and the first padding column
@@ -87,6 +98,12 @@ def test_manifest_states_form_schedule_and_stages(tmp_path):
     assert [s["kind"] for s in m["engine"]["stages"]] == ["conv", "orpool"]
     assert m["engine"]["features"] == 4 * 4 * 4
     assert m["files"][-1] == "gf_core.sv" and "gf_window.sv" in m["files"]
+    assert "gf_serial_groupsum.sv" in m["files"] and "gf_popcount.sv" in m["files"]
+    # the serial GroupSum counts each sample before the next one reaches it
+    gs = m["engine"]["groupsum"]
+    assert gs["group"] == max(len(g) for g in tail_netlist(net).head.groups)
+    assert gs["cycles"] == -(-gs["group"] // gs["bits_per_cycle"])
+    assert gs["cycles"] + 1 <= m["cycles_per_sample"]
     for name in m["files"]:
         assert (tmp_path / name).is_file()
     # the same IR and options give the same bytes
@@ -126,3 +143,24 @@ def test_estimate_of_the_engine_prices_trees_once():
     assert tm["parts"]["gates"] <= trees + tail_netlist(net).num_gates
     assert tm["parts"]["gates"] < spatial["parts"]["gates"] / 4
     assert tm["core_luts"] == sum(v for k, v in tm["parts"].items() if k != "board")
+
+
+@pytest.mark.parametrize(("group", "gap"), [(1, 1), (73, 100), (100, 100), (100, 20), (9, 2)])
+def test_serial_groupsum_counts_a_group_within_the_gap(group, gap):
+    k = bits_per_cycle(group, gap)
+    steps = -(-group // k)
+    assert steps + 1 <= max(gap, 2)  # counted and handed on before the next sample
+    assert k == 1 or -(-group // (k - 1)) + 1 > gap  # and no more bits per clock than that
+
+
+def test_estimate_of_the_engine_prices_a_serial_groupsum():
+    net = _net("conv:16,k=3,p=1,d=3;pool", (16, 16, 2), widths=(60, 200))
+    tail = tail_netlist(net)
+    tm = estimate_luts(net, "ice40", 0, form="tm")
+    dense = estimate_luts(tail, "ice40", 0)  # the same tail with popcount trees
+    gs = serial_groupsum(tail, stages(net)[0])
+    assert gs["bits_per_cycle"] == 1  # 324 cycles per sample for 40 bits per class
+    # a tree of adders per class against a shift register, a count and one adder
+    assert tm["parts"]["popcount"] < dense["parts"]["popcount"] * 0.8
+    # the last layer's grouped gates share the shift register's LUT4s
+    assert tm["parts"]["gates"] < dense["parts"]["gates"] + 16 * 7

@@ -49,7 +49,17 @@ SIM_PARAMS: dict[str, list[dict[str, int]]] = {
         {"N": 3, "W": 4, "STAGES": 4},
         {"N": 1, "W": 3, "STAGES": 2},
     ],
+    "gf_serial_groupsum": [
+        {"N": 1, "G": 1, "K": 1},
+        {"N": 3, "G": 7, "K": 1},
+        {"N": 10, "G": 20, "K": 3},
+        {"N": 4, "G": 9, "K": 9},
+        {"N": 2, "G": 5, "K": 2, "W": 6},
+    ],
 }
+
+# The library modules a module instantiates.
+DEPENDS: dict[str, list[str]] = {"gf_serial_groupsum": ["gf_popcount"]}
 
 # Extra parameter sets that are only linted (too big or too odd to be worth simulating).
 LINT_ONLY_PARAMS: dict[str, list[dict[str, int]]] = {
@@ -70,7 +80,12 @@ LINT_ONLY_PARAMS: dict[str, list[dict[str, int]]] = {
         {"N": 1000, "W": 3, "STAGES": 9},
         {"N": 100, "W": 8, "STAGES": 12},
     ],
+    "gf_serial_groupsum": [{}, {"N": 10, "G": 800, "K": 1}, {"N": 10, "G": 100, "K": 16}],
 }
+
+
+def _sources(module: str) -> list[Path]:
+    return [rtl_source(m) for m in DEPENDS.get(module, [])] + [rtl_source(module)]
 
 
 def _tag(params: dict[str, int]) -> str:
@@ -97,7 +112,7 @@ def _lint_cases() -> list:
 def test_rtl_module(module: str, params: dict[str, int]) -> None:
     run_cocotb(
         toplevel=module,
-        sources=[rtl_source(module)],
+        sources=_sources(module),
         test_module=f"test_{module}",
         build_dir=BUILD_ROOT / module / _tag(params),
         test_dir=SIM_DIR,
@@ -107,7 +122,7 @@ def test_rtl_module(module: str, params: dict[str, int]) -> None:
 
 @pytest.mark.parametrize(("module", "params"), _lint_cases())
 def test_rtl_lint_clean(module: str, params: dict[str, int]) -> None:
-    report = verilator_lint([rtl_source(module)], toplevel=module, parameters=params)
+    report = verilator_lint(_sources(module), toplevel=module, parameters=params)
     assert report == ""
 
 

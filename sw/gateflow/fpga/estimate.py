@@ -9,6 +9,8 @@ part with the family's calibrated costs (:class:`gateflow.fpga.families.LutCosts
   neurons as a tree of LUT4s, k-of-n and weighted ones by their addend bits (an input
   times ``|w|`` is one addend bit per set bit of ``|w|``);
 - ``popcount``: the GroupSum's adder trees (``gf_popcount``), by their adder output bits;
+  for the time-multiplexed engine its serial GroupSum (``gf_serial_groupsum``): a
+  shift-register bit per grouped output, and per class a small count and an adder;
 - ``argmax``: the comparators and multiplexers over the class scores;
 - ``board``: the board design around the core (UART, framing, CRC, FIFOs), a fixed
   part plus a part per input and output bit.
@@ -108,8 +110,9 @@ def estimate_luts(
     ff_cells = 0  # flip-flops that take a logic cell of their own (iCE40)
     gates = 0
     n_in = net.num_inputs
+    serial = None  # the engine's serial GroupSum (gateflow.hdl.engine.serial_groupsum)
     if form == "tm":
-        from gateflow.hdl.engine import stages, tail_netlist
+        from gateflow.hdl.engine import serial_groupsum, stages, tail_netlist
 
         stage_list, flatten, _ = stages(net)
         for s in stage_list:
@@ -121,11 +124,18 @@ def estimate_luts(
         engine += 1.1 * n_in + 60 * len(stage_list)
         ff_cells = flatten.size if family == "ice40" else 0
         net = tail_netlist(net)
+        serial = serial_groupsum(net, stage_list)
     elif net.has_spatial:  # a conv net is built as its unrolled, simplified netlist
         from gateflow.ir.lower import for_hardware
 
         net = for_hardware(net)
     threshold = 0.0
+    shared = 0  # last-layer gates that share a LUT4 with the serial GroupSum's shift register
+    if serial is not None and isinstance(net.layers[-1], LogicLayer):
+        last = net.layers[-1]
+        grouped = np.concatenate(net.head.groups) - net.layer_offsets()[-2]
+        grouped = np.unique(grouped[(grouped >= 0) & (grouped < last.size)])
+        shared = int(np.count_nonzero(~np.isin(last.op[grouped], _FREE_GATES)))
     for layer in net.layers:
         if isinstance(layer, LogicLayer):
             gates += int(np.count_nonzero(~np.isin(layer.op, _FREE_GATES)))
@@ -133,12 +143,20 @@ def estimate_luts(
         for _, w, t in layer.neurons():
             threshold += _neuron_luts(np.asarray(w), t, costs.adder_bit)
     sw, iw = score_width(net), index_width(net)
-    popcount = costs.popcount_bit * sum(popcount_adder_bits(int(g.size)) for g in net.head.groups)
+    if serial is None:
+        popcount = costs.popcount_bit * sum(
+            popcount_adder_bits(int(g.size)) for g in net.head.groups
+        )
+    else:  # per class: a shift register with its load multiplexer, a K-bit count, an adder
+        per_class = popcount_adder_bits(serial["bits_per_cycle"]) * costs.popcount_bit
+        per_class += sw * costs.adder_bit
+        bits = sum(int(g.size) for g in net.head.groups)
+        popcount = costs.serial_bit * bits + net.num_classes * per_class
     argmax = costs.argmax_bit * (net.num_classes - 1) * (2 * sw + iw)
     out_bits = iw + (net.num_classes * sw if scores else 0)
     board_luts = costs.board + costs.board_bit * (n_in + out_bits)
     parts = {
-        "gates": round(gates * gate_cost),
+        "gates": round((gates - shared) * gate_cost),
         "threshold": round(threshold),
         "popcount": round(popcount),
         "argmax": round(argmax),

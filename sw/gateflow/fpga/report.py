@@ -134,7 +134,7 @@ def _yosys_stat(out: Path, names: list[str], synth: str, stat_file: str) -> dict
 _PARTS = (
     (re.compile(r"_net$"), "network"),
     (re.compile(r"_s\d+$"), "conv trees"),
-    (re.compile(r"^gf_popcount"), "popcount"),
+    (re.compile(r"^gf_(popcount|serial_groupsum)"), "popcount"),
     (re.compile(r"^gf_argmax"), "argmax"),
     (re.compile(r"^gf_(window|image_source)"), "engine"),
     (re.compile(r"_tail$"), "head"),
@@ -144,8 +144,9 @@ _PARTS = (
 def breakdown(stat: dict[str, Any], top: str, family: str) -> dict[str, dict[str, int]]:
     """LUTs and flip-flops of a hierarchical Yosys ``stat -json`` by part of the core:
     ``network`` (the gate network), ``conv trees`` (an engine's stage logic),
-    ``popcount`` (GroupSum), ``argmax``, ``engine`` (an engine's source, stages and
-    collector) and ``head`` (the dense core's own registers and output buffer)."""
+    ``popcount`` (GroupSum: popcount trees, or an engine's serial GroupSum), ``argmax``,
+    ``engine`` (an engine's source, stages and collector) and ``head`` (the dense core's
+    own registers and output buffer)."""
     modules = stat["modules"]
     engine_top = any(m.lstrip("\\").endswith("_tail") for m in modules)
     out: dict[str, dict[str, int]] = {}
