@@ -103,3 +103,31 @@ def test_random_conv_netlists(tmp_path, every, bp):
     report = simulate(core, net, bits, tmp_path / "sim", seed=every + 1)
     _check(report, len(bits))
     assert report.latency_measured == core.manifest["latency_cycles"]
+
+
+@pytest.mark.parametrize(
+    "every, sizes, scores, bp",
+    [(0, (7, 1, 12), True, True), (2, (5, 9, 9, 2), False, False), (1, (16,), True, True)],
+)
+def test_serial_groupsum_with_uneven_groups(tmp_path, every, sizes, scores, bp):
+    """A dense core counting one bit of every class per clock: groups of different sizes
+    (zero-padded in the RTL), registered and unregistered networks, the manifest's
+    schedule exact (the network's stages fill while the GroupSum counts)."""
+    from gateflow.ir.netlist import validate
+
+    net = random_netlist(24, [60, 36], len(sizes), seed=every, skip_prob=0.3)
+    last = net.layer_offsets()[-2]
+    rng = np.random.default_rng(every)
+    net.head.groups = [last + rng.choice(36, k, replace=False) for k in sizes]
+    validate(net)
+    opts = CoreOptions(pipeline_every=every, scores=scores, backpressure=bp, groupsum="serial")
+    core = generate(net, tmp_path / "core", opts)
+    assert core.manifest["groupsum"] == {
+        "form": "serial", "bits_per_cycle": 1, "cycles": max(sizes), "group": max(sizes),
+    }  # fmt: skip
+    assert core.manifest["cycles_per_sample"] == max(sizes) + 1
+    bits = rng.integers(0, 2, (120, net.num_inputs)).astype(np.uint8)
+    report = simulate(core, net, bits, tmp_path / "sim", seed=every + 3)
+    _check(report, len(bits))
+    assert np.array_equal(report.hw_scores, report.golden.scores) or not scores
+    assert report.latency_measured == core.manifest["schedule"]["latency_cycles"][0]

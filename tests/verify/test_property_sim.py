@@ -37,7 +37,7 @@ def netlists(draw, skip=True, kinds=("logic", "binary", "integer", "mixed")):
 
 @pytest.mark.sim
 @settings(
-    max_examples=6,
+    max_examples=8,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -46,12 +46,14 @@ def netlists(draw, skip=True, kinds=("logic", "binary", "integer", "mixed")):
     net=netlists(),
     every=st.integers(0, 3),
     scores=st.booleans(),
+    groupsum=st.sampled_from(["tree", "serial"]),
     n=st.integers(1, 150),
     seed=st.integers(0, 2**16),
 )
-def test_golden_equals_verilator(tmp_path_factory, net, every, scores, n, seed):
+def test_golden_equals_verilator(tmp_path_factory, net, every, scores, groupsum, n, seed):
     work = tmp_path_factory.mktemp("prop")
-    core = generate(net, work / "core", CoreOptions(pipeline_every=every, scores=scores))
+    opts = CoreOptions(pipeline_every=every, scores=scores, groupsum=groupsum)
+    core = generate(net, work / "core", opts)
     bits = np.random.default_rng(seed).integers(0, 2, (n, net.num_inputs), dtype=np.uint8)
     report = simulate(core, net, bits, work / "sim", seed=seed % 1000 + 1)
     assert report.errors == []

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
-from gateflow.commands.options import add_form_arg
+from gateflow.commands.options import add_form_arg, add_groupsum_arg
 from gateflow.errors import GateflowError
 from gateflow.protocol import DEFAULT_BAUD
 
@@ -38,6 +38,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         seed=args.seed,
         force=args.force,
         form=args.form,
+        groupsum=args.groupsum,
     )
 
     def progress(line: str) -> None:
@@ -139,6 +140,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-scores", action="store_true", help="reply with the class only")
     add_form_arg(p, None)
+    add_groupsum_arg(p, board=True)
     p.add_argument(
         "--baud", type=int, default=DEFAULT_BAUD, help="UART baud rate (default: %(default)s)"
     )

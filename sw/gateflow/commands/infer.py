@@ -44,6 +44,7 @@ def _build_folder(args: argparse.Namespace) -> Path:
         pipeline_every=args.pipeline_every,
         scores=not args.no_scores,
         form=args.form,
+        groupsum=args.groupsum,
     )
 
 
@@ -135,7 +136,7 @@ def cmd_infer_bench(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:
     from gateflow.argtypes import nonneg as _nonneg
-    from gateflow.commands.options import add_data_args, add_form_arg
+    from gateflow.commands.options import add_data_args, add_form_arg, add_groupsum_arg
 
     p = sub.add_parser(
         "infer",
@@ -177,6 +178,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-scores", action="store_true", help="with --model: class index only")
     add_form_arg(p, "spatial")
+    add_groupsum_arg(p, board=False)
     p.add_argument(
         "--bench",
         action="store_true",

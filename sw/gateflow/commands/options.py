@@ -260,6 +260,20 @@ def add_core_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--top", default="gf_core", help="top module name (default: %(default)s)")
     add_form_arg(g, "spatial")
+    add_groupsum_arg(g, board=False)
+
+
+def add_groupsum_arg(g, board: bool) -> None:
+    shown = "the board's groupsum (gateflow boards)" if board else "tree"
+    g.add_argument(
+        "--groupsum",
+        choices=("tree", "serial"),
+        default=None,
+        help="tree: a popcount tree per class, one sample per clock; serial: one bit of "
+        "every class per clock (gf_serial_groupsum), about half the GroupSum's LUTs, a "
+        "sample every group size + 1 clocks; the engine (--form tm) is always serial "
+        f"(default: {shown})",
+    )
 
 
 def add_form_arg(g, default: str | None) -> None:
@@ -284,6 +298,7 @@ def core_options(args: argparse.Namespace):
         argmax_every=args.argmax_every,
         scores=not args.no_scores,
         form=args.form,
+        groupsum=args.groupsum,
     )
 
 

@@ -68,15 +68,22 @@ class BuildOptions:
     # "spatial" or "tm" (gateflow.hdl.engine); None: the board's conv_form for a conv
     # netlist, else spatial
     form: str | None = None
+    # "tree" or "serial" (gateflow.hdl.groupsum); None: the board's groupsum for the
+    # spatial form (the engine's GroupSum is always serial)
+    groupsum: str | None = None
 
     def for_board(self, board: Board, net: Netlist | None = None) -> BuildOptions:
-        """These options with the board's defaults filled in: ``pipeline_every``, and
-        ``form`` for the netlist ``net`` (spatial when no netlist is given)."""
+        """These options with the board's defaults filled in: ``pipeline_every``,
+        ``form`` for the netlist ``net`` (spatial when no netlist is given) and
+        ``groupsum``."""
         every = board.pipeline_every if self.pipeline_every is None else self.pipeline_every
         form = self.form
         if form is None:
             form = board.conv_form if net is not None and net.has_spatial else "spatial"
-        return dataclasses.replace(self, pipeline_every=every, form=form)
+        groupsum = self.groupsum
+        if groupsum is None:
+            groupsum = "serial" if form == "tm" else board.groupsum
+        return dataclasses.replace(self, pipeline_every=every, form=form, groupsum=groupsum)
 
 
 def tool_env() -> dict[str, str]:
@@ -124,6 +131,11 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
                     # so the core needs no clock enable across its registers
                     "backpressure": False,
                     **({"form": opts.form} if opts.form == "tm" else {}),
+                    **(
+                        {"groupsum": "serial"}
+                        if opts.form != "tm" and opts.groupsum == "serial"
+                        else {}
+                    ),
                     "clk_hz": board.clock_hz,
                     "baud": opts.baud,
                     "n_leds": len(board.led_pins),
@@ -340,9 +352,11 @@ def build(
     opts = (opts or BuildOptions()).for_board(board, net)
     show = _Progress(board, progress)
     if opts.force:
-        estimate = estimate_luts(net, board, opts.pipeline_every, opts.scores, opts.form)
+        estimate = estimate_luts(
+            net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum
+        )
     else:
-        estimate = fit_check(net, board, opts.pipeline_every, opts.scores, opts.form)
+        estimate = fit_check(net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum)
     unit = "logic cells" if board.family == "ice40" else "LUTs"
     show(
         f"estimate: about {estimate['cells']} {unit} of {estimate['capacity']} "
@@ -455,7 +469,12 @@ def _build_in(
         ),
         "ir_sha256": net.sha256(),
         "form": opts.form,
-        **({"cycles_per_sample": manifest.get("cycles_per_sample")} if opts.form == "tm" else {}),
+        "groupsum": "serial" if "cycles_per_sample" in manifest else "tree",
+        **(
+            {"cycles_per_sample": manifest["cycles_per_sample"]}
+            if "cycles_per_sample" in manifest
+            else {}
+        ),
         "pipeline_every": opts.pipeline_every,
         "popcount_every": opts.popcount_every,
         "argmax_every": opts.argmax_every,

@@ -89,6 +89,7 @@ def estimate_luts(
     pipeline_every: int = 1,
     scores: bool = True,
     form: str = "spatial",
+    groupsum: str | None = None,
 ) -> dict[str, Any]:
     """The LUTs ``net`` needs as a board build on ``target`` (a Board, a board name or a
     family name from gateflow.fpga.families), with a breakdown.
@@ -97,7 +98,8 @@ def estimate_luts(
     (the network core alone), the parts (``gates``, ``threshold``, ``popcount``,
     ``argmax``, ``board``), ``cells`` (what the device's capacity is counted in: iCE40
     logic cells, else LUTs), ``family`` and, for a board, ``capacity`` and ``ratio``
-    (cells / capacity). With ``form="tm"`` (a conv net as the time-multiplexed engine)
+    (cells / capacity). With ``groupsum="serial"`` the GroupSum is priced as
+    gf_serial_groupsum. With ``form="tm"`` (a conv net as the time-multiplexed engine)
     the gates are the kernel trees once plus the dense tail, ``engine`` prices the
     sample register (a LUT per input bit) and each stage's counters, and on iCE40 the
     collector's flip-flops (one per flattened bit, each alone in a logic cell) add to
@@ -110,7 +112,7 @@ def estimate_luts(
     ff_cells = 0  # flip-flops that take a logic cell of their own (iCE40)
     gates = 0
     n_in = net.num_inputs
-    serial = None  # the engine's serial GroupSum (gateflow.hdl.engine.serial_groupsum)
+    serial = None  # a serial GroupSum (gateflow.hdl.groupsum): the engine's, or groupsum="serial"
     if form == "tm":
         from gateflow.hdl.engine import serial_groupsum, stages, tail_netlist
 
@@ -129,6 +131,11 @@ def estimate_luts(
         from gateflow.ir.lower import for_hardware
 
         net = for_hardware(net)
+    if form != "tm" and groupsum == "serial":  # one bit of every class per clock
+        from gateflow.hdl.groupsum import SerialTail
+
+        group = max(int(g.size) for g in net.head.groups)
+        serial = SerialTail(net_stages=0, group=group, bits_per_cycle=1)
     threshold = 0.0
     shared = 0  # last-layer gates that share a LUT4 with the serial GroupSum's shift register
     if serial is not None and isinstance(net.layers[-1], LogicLayer):
@@ -148,7 +155,7 @@ def estimate_luts(
             popcount_adder_bits(int(g.size)) for g in net.head.groups
         )
     else:  # per class: a shift register with its load multiplexer, a K-bit count, an adder
-        per_class = popcount_adder_bits(serial["bits_per_cycle"]) * costs.popcount_bit
+        per_class = popcount_adder_bits(serial.bits_per_cycle) * costs.popcount_bit
         per_class += sw * costs.adder_bit
         bits = sum(int(g.size) for g in net.head.groups)
         popcount = costs.serial_bit * bits + net.num_classes * per_class
@@ -181,7 +188,11 @@ def estimate_luts(
 
 
 def boards_that_fit(
-    net: Netlist, pipeline_every: int = 1, scores: bool = True, form: str = "spatial"
+    net: Netlist,
+    pipeline_every: int = 1,
+    scores: bool = True,
+    form: str = "spatial",
+    groupsum: str | None = None,
 ) -> list[str]:
     """Boards (and variants, as ``board-variant``) whose capacity holds the estimate."""
     fits = []
@@ -189,7 +200,7 @@ def boards_that_fit(
         first = load_board(name)
         for variant in first.variants or ("",):
             board = load_board(name, variant or None)
-            est = estimate_luts(net, board, pipeline_every, scores, form)
+            est = estimate_luts(net, board, pipeline_every, scores, form, groupsum)
             if est["cells"] <= est["capacity"]:
                 fits.append(board.build_name)
     return fits
@@ -201,12 +212,13 @@ def fit_check(
     pipeline_every: int = 1,
     scores: bool = True,
     form: str = "spatial",
+    groupsum: str | None = None,
 ) -> dict[str, Any]:
     """The estimate for ``board``; raises FitError when it is above capacity x FIT_MARGIN."""
-    est = estimate_luts(net, board, pipeline_every, scores, form)
+    est = estimate_luts(net, board, pipeline_every, scores, form, groupsum)
     if est["ratio"] > FIT_MARGIN:
         unit = "logic cells" if board.family == "ice40" else "LUTs"
-        fits = boards_that_fit(net, pipeline_every, scores, form)
+        fits = boards_that_fit(net, pipeline_every, scores, form, groupsum)
         where = f"a board that fits ({', '.join(fits)})" if fits else "a bigger device"
         raise FitError(
             f"{board.build_name}: the network needs about {est['cells']} {unit} (estimate), "

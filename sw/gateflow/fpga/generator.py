@@ -22,7 +22,7 @@ import yaml
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
 from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
-from gateflow.hdl.library import BOARD_RTL, ENGINE_RTL, RTL_LIBRARY
+from gateflow.hdl.library import BOARD_RTL, ENGINE_RTL, RTL_LIBRARY, SERIAL_RTL
 from gateflow.ir.netlist import load
 
 
@@ -46,6 +46,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
             scores=bool(params.get("scores", True)),
             backpressure=bool(params.get("backpressure", True)),
             form=str(params.get("form", "spatial")),
+            groupsum=params.get("groupsum"),
         ),
     )
     if "clk_hz" in params:
@@ -61,7 +62,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
                 block_ram=bool(params.get("block_ram", True)),
             ),
         )
-    library = (*RTL_LIBRARY, *ENGINE_RTL, *BOARD_RTL)
+    library = (*RTL_LIBRARY, *ENGINE_RTL, *SERIAL_RTL, *BOARD_RTL)
     generated = [f.name for f in core.files if f.name not in library]
     core_file = out_dir / "gateflow_net.core"
     core_file.write_text(

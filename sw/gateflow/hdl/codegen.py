@@ -42,12 +42,36 @@ class CoreOptions:
     # "spatial": every conv position unrolled, one sample per clock; "tm": the
     # time-multiplexed engine of a conv netlist (gateflow.hdl.engine)
     form: str = "spatial"
+    # "tree": a popcount tree per class, one sample per clock; "serial": gf_serial_groupsum,
+    # one bit of every class per clock (gateflow.hdl.groupsum); None: tree for the
+    # spatial form, serial (its only GroupSum) for the engine
+    groupsum: str | None = None
+
+    @property
+    def serial(self) -> bool:
+        """Whether the core counts the classes with gf_serial_groupsum."""
+        return self.groupsum == "serial" or self.form == "tm"
 
     def check(self) -> None:
         from gateflow.hdl.engine import FORMS
+        from gateflow.hdl.groupsum import GROUPSUMS
 
         if self.form not in FORMS:
             raise GateflowError(f"form must be one of {', '.join(FORMS)}, not {self.form!r}")
+        if self.groupsum is not None and self.groupsum not in GROUPSUMS:
+            raise GateflowError(
+                f"groupsum must be one of {', '.join(GROUPSUMS)}, not {self.groupsum!r}"
+            )
+        if self.form == "tm" and self.groupsum == "tree":
+            raise GateflowError(
+                "the time-multiplexed engine counts the classes serially; --groupsum tree "
+                "goes with the spatial form"
+            )
+        if self.serial and (self.popcount_every or self.argmax_every):
+            raise GateflowError(
+                "--popcount-every and --argmax-every pipeline the popcount and argmax trees; "
+                "a serial GroupSum counts the classes over several clocks and has none"
+            )
         if self.pipeline_every < 0:
             raise GateflowError("pipeline_every must be 0 (no registers) or a positive integer")
         if self.popcount_every < 0 or self.argmax_every < 0:
@@ -348,9 +372,37 @@ def generate(net: Netlist, out_dir: str | Path, opts: CoreOptions | None = None)
         return generate_engine(net, out_dir, opts)
     source = net
     net = for_hardware(net)
+    if opts.serial:
+        return _generate_serial(net, source, out_dir, opts)
     texts = render_dense(net, opts, header_line(source), opts.top)
     manifest = build_manifest(net, opts, [*RTL_LIBRARY, *texts], source)
     return write_core(out_dir, opts.top, RTL_LIBRARY, texts, manifest)
+
+
+def _generate_serial(
+    net: Netlist, source: Netlist, out_dir: Path, opts: CoreOptions
+) -> GeneratedCore:
+    """The dense core of the flat netlist ``net`` with a serial GroupSum, one bit of every
+    class per clock (gateflow.hdl.groupsum); its manifest states the cycles per sample and
+    the unstalled schedule as the engine's does."""
+    from gateflow.hdl.groupsum import render_serial, serial_schedule
+    from gateflow.hdl.library import SERIAL_RTL
+
+    texts, serial = render_serial(net, opts, header_line(source), opts.top, 1)
+    library = (*RTL_LIBRARY, *SERIAL_RTL)
+    manifest = build_manifest(net, opts, [*library, *texts], source)
+    timing = serial_schedule(serial)
+    steady = timing["interval_cycles"][-1]
+    manifest.update(
+        {
+            "groupsum": {"form": "serial", **serial.figures()},
+            "latency_cycles": max(timing["latency_cycles"]),
+            "cycles_per_sample": steady,
+            "throughput_samples_per_cycle": 1 / steady,
+            "schedule": timing,
+        }
+    )
+    return write_core(out_dir, opts.top, library, texts, manifest)
 
 
 @dataclass(frozen=True)
@@ -399,16 +451,19 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
         )
     except ProtocolError as exc:
         raise GateflowError(f"board design: {exc}") from None
-    if m.get("form") == "tm":
+    if "cycles_per_sample" in m:
         # The frame receiver holds a sample only until the next frame's payload starts
-        # to arrive; a time-multiplexed core must take each sample before then. It
-        # takes it at once when it needs fewer cycles per sample than a frame lasts.
+        # to arrive; a core that takes a sample every few clocks (the time-multiplexed
+        # engine, a serial GroupSum) must take each sample before then. It takes it at
+        # once when it needs fewer cycles per sample than a frame lasts.
         frame = (int(m["input"]["width"]) + 7) // 8 * 10 * clks_per_bit(opts.clk_hz, opts.baud)
         if int(m["cycles_per_sample"]) > frame:
+            what = "time-multiplexed core" if m.get("form") == "tm" else "core"
+            fix = "the spatial form" if m.get("form") == "tm" else "--groupsum tree"
             raise GateflowError(
-                f"board design: the time-multiplexed core needs {m['cycles_per_sample']} "
+                f"board design: the {what} needs {m['cycles_per_sample']} "
                 f"cycles per sample, more than the {frame} clocks an INFER frame's payload "
-                "takes at this baud rate; use a lower --baud or the spatial form"
+                f"takes at this baud rate; use a lower --baud or {fix}"
             )
     text = (
         _env()

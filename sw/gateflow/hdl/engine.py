@@ -34,6 +34,7 @@ import numpy as np
 from gateflow.data.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
+from gateflow.hdl.groupsum import SerialTail, bits_per_cycle, render_serial
 from gateflow.ir.netlist import (
     ConvLayer,
     FlattenLayer,
@@ -351,69 +352,16 @@ def _summary(stage: Stage) -> str:
     )
 
 
-def bits_per_cycle(group: int, gap: int) -> int:
-    """The fewest bits of each class group that gf_serial_groupsum must count per clock to
-    finish a sample (ceil(group / K) clocks, then one to hand it on) within ``gap``
-    clocks, the least time between two samples reaching the tail."""
-    return max(1, -(-group // max(1, gap - 1)))
-
-
-def serial_groupsum(tail: Netlist, stage_list: list[Stage]) -> dict[str, int]:
-    """How gf_serial_groupsum counts the tail's class groups: ``group`` (the largest
-    group, which every group is padded to), ``bits_per_cycle`` (the fewest that keep up
-    with the stages, :func:`bits_per_cycle`) and ``cycles`` (the clocks it counts)."""
+def serial_groupsum(tail: Netlist, stage_list: list[Stage]) -> SerialTail:
+    """How gf_serial_groupsum counts the tail's class groups (gateflow.hdl.groupsum): the
+    largest group, which every group is padded to, and the fewest bits per clock that
+    keep up with the stages (:func:`~gateflow.hdl.groupsum.bits_per_cycle`); the tail's
+    network registers are not counted here (``net_stages`` 0)."""
     group = max(int(g.size) for g in tail.head.groups)
     # the least gap between samples reaching an unrolled (always ready) tail
     reach = schedule(stage_list, 0, images=6)["outputs"]
     k = bits_per_cycle(group, min(b - a for a, b in zip(reach, reach[1:])))
-    return {"bits_per_cycle": k, "cycles": -(-group // k), "group": group}
-
-
-def _serial_tail(
-    tail: Netlist, stage_list: list[Stage], opts, header: str, top: str
-) -> tuple[dict[str, str], dict[str, int], Tail]:
-    """The engine's dense tail with a serial GroupSum (tail_serial.sv.j2): its texts, the
-    GroupSum's figures for the manifest, and its timing."""
-    from gateflow.hdl import codegen
-    from gateflow.ir.netlist import index_width, score_width
-
-    figures = serial_groupsum(tail, stage_list)
-    group, k, steps = figures["group"], figures["bits_per_cycle"], figures["cycles"]
-    net_module = f"{top}_net"
-    net_text, net_stages = codegen.render_network(tail, opts, header, net_module)
-    # the class groups, concatenated in y, padded to `group` bits; the highest class first
-    sizes = [int(g.size) for g in tail.head.groups]
-    firsts = np.cumsum([0, *sizes])
-    order = []
-    for c in reversed(range(tail.num_classes)):
-        if group > sizes[c]:
-            order.append(f"{group - sizes[c]}'b0")
-        order.append(f"y[{firsts[c] + sizes[c] - 1}:{firsts[c]}]")
-    sw, iw = score_width(tail), index_width(tail)
-    timing = Tail(net_stages=net_stages, steps=steps)
-    text = (
-        codegen._env()
-        .get_template("tail_serial.sv.j2")
-        .render(
-            header=header,
-            top=top,
-            net_module=net_module,
-            num_inputs=tail.num_inputs,
-            num_outputs=int(firsts[-1]),
-            num_classes=tail.num_classes,
-            group=group,
-            score_width=sw,
-            index_width=iw,
-            out_width=iw + (tail.num_classes * sw if opts.scores else 0),
-            scores=opts.scores,
-            net_stages=net_stages,
-            bits=", ".join(order),
-            bits_per_cycle=k,
-            steps=steps,
-            latency=net_stages + steps + 1,
-        )
-    )
-    return {f"{net_module}.sv": net_text, f"{top}.sv": text}, figures, timing
+    return SerialTail(net_stages=0, group=group, bits_per_cycle=k)
 
 
 def generate_engine(net: Netlist, out_dir, opts) -> Any:
@@ -421,22 +369,20 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
     docstring) to ``out_dir``: the engine top ``opts.top``, its dense core
     ``<top>_tail`` (with ``<top>_tail_net``), the RTL library and manifest.json."""
     from gateflow.hdl import codegen
-    from gateflow.hdl.library import ENGINE_RTL, RTL_LIBRARY
+    from gateflow.hdl.library import ENGINE_RTL, RTL_LIBRARY, SERIAL_RTL
     from gateflow.ir.netlist import index_width, score_width
 
-    if opts.popcount_every or opts.argmax_every:
-        raise EngineError(
-            "--popcount-every and --argmax-every pipeline the spatial form's popcount and "
-            "argmax trees; the time-multiplexed engine counts the classes serially and has none"
-        )
     stage_list, flatten, _ = stages(net)
     tail = tail_netlist(net)
     header = codegen.header_line(net)
     tail_top = f"{opts.top}_tail"
     sw, iw = score_width(tail), index_width(tail)
-    texts, groupsum, tail_timing = _serial_tail(tail, stage_list, opts, header, tail_top)
-    timing = periodic(schedule(stage_list, tail_timing, images=6))
-    tail_latency = tail_timing.net_stages + tail_timing.steps + 1
+    per_cycle = serial_groupsum(tail, stage_list).bits_per_cycle
+    texts, serial = render_serial(tail, opts, header, tail_top, per_cycle)
+    timing = periodic(
+        schedule(stage_list, Tail(net_stages=serial.net_stages, steps=serial.steps), images=6)
+    )
+    tail_latency = serial.latency
     steady = timing["interval_cycles"][-1]
     h, w, c = stage_list[0].layer.in_shape
     last = stage_list[-1].layer.out_shape
@@ -470,7 +416,7 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
         )
     )
     texts[f"{opts.top}.sv"] = text
-    library = (*RTL_LIBRARY, *ENGINE_RTL)
+    library = (*RTL_LIBRARY, *ENGINE_RTL, *SERIAL_RTL)
     manifest = codegen.build_manifest(tail, opts, [*library, *texts], net)
     manifest.update(
         {
@@ -488,7 +434,7 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
                 "features": flatten.size,
                 "tail_gates": tail.num_gates,
                 "tail_latency_cycles": tail_latency,
-                "groupsum": groupsum,
+                "groupsum": serial.figures(),
             },
         }
     )

@@ -1,6 +1,7 @@
 """The hand-written RTL library's file lists, read from its FuseSoC core
 (``hw/gateflow_rtl.core``): the ``core`` fileset (what every generated core needs beside
-its own files), the ``engine`` fileset (the time-multiplexed engine's stages) and the
+its own files), the ``engine`` fileset (the time-multiplexed engine's stages), the
+``groupsum`` fileset (the serial GroupSum) and the
 ``board`` fileset (the shared board top and what it needs), in
 compile order. Codegen, the bitstream build, the simulated board and the tests take them
 from here."""
@@ -29,5 +30,8 @@ def fileset(name: str) -> tuple[str, ...]:
 RTL_LIBRARY = fileset("core")
 #: What the time-multiplexed engine needs besides RTL_LIBRARY (gateflow.hdl.engine).
 ENGINE_RTL = fileset("engine")
+#: The serial GroupSum (gateflow.hdl.groupsum): the engine's, or a dense core's with
+#: CoreOptions(groupsum="serial").
+SERIAL_RTL = fileset("groupsum")
 #: The board top and the hand-written RTL it needs besides the generated core.
 BOARD_RTL = fileset("board")

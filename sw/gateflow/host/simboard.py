@@ -428,6 +428,7 @@ def prepare_sim_build(
     pipeline_every: int = 1,
     scores: bool = True,
     form: str = "spatial",
+    groupsum: str | None = None,
 ) -> Path:
     """Generate the core and board design of an IR into ``out_dir`` (as ``gateflow
     bitstream`` does, without synthesis), for the simulated board; returns out_dir."""
@@ -445,6 +446,7 @@ def prepare_sim_build(
                 and old.get("pipeline_every") == pipeline_every
                 and old.get("output", {}).get("scores") == scores
                 and old.get("form", "spatial") == form
+                and old.get("groupsum", {}).get("form", "tree") == (groupsum or "tree")
                 and old.get("board", {}).get("baud") == baud
                 and old.get("board", {}).get("window") == window
             )
@@ -455,6 +457,7 @@ def prepare_sim_build(
             pass
     out.mkdir(parents=True, exist_ok=True)
     net.save(out / "ir.json")
-    core = generate(net, out, CoreOptions(pipeline_every=pipeline_every, scores=scores, form=form))
+    opts = CoreOptions(pipeline_every=pipeline_every, scores=scores, form=form, groupsum=groupsum)
+    core = generate(net, out, opts)
     generate_board(core, BoardOptions(clk_hz=baud * DEFAULT_CLKS_PER_BIT, baud=baud, window=window))
     return out

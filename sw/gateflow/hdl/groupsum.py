@@ -1,0 +1,149 @@
+"""The serial GroupSum: a core's gate network followed by ``gf_serial_groupsum``.
+
+A popcount tree per class (``gf_popcount``) counts a sample in one clock and costs
+about two LUT4 per counted bit. ``gf_serial_groupsum`` (hw/rtl) loads every class's
+group of output bits into a shift register and counts K bits of each per clock, for
+ceil(G / K) clocks (G: the largest group): about one LUT4 per grouped bit, which the
+last gate layer shares when it is not registered, and a small adder per class.
+
+Two cores use it, through the one template ``tail_serial.sv.j2``:
+- the time-multiplexed engine (:mod:`gateflow.hdl.engine`), always, for its dense
+  tail, with K chosen to keep up with the stages;
+- a dense core with ``CoreOptions(groupsum="serial")``, one bit per class per clock:
+  a sample every G + 1 clocks (a few hundred thousand samples per second at 12 MHz
+  for the digits networks, against about 500 a 115,200-baud link carries).
+
+:func:`serial_schedule` runs the handshakes of such a core cycle by cycle (the RTL's
+control in Python) for the latencies and intervals its manifest states and the
+cocotb bench checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from gateflow.ir.netlist import Netlist, index_width, score_width
+
+GROUPSUMS = ("tree", "serial")  # a popcount tree per class; gf_serial_groupsum
+
+
+@dataclass(frozen=True)
+class SerialTail:
+    """The timing of a gate network with ``net_stages`` register stages followed by
+    gf_serial_groupsum counting ``bits_per_cycle`` bits of groups of ``group`` bits."""
+
+    net_stages: int
+    group: int
+    bits_per_cycle: int
+
+    @property
+    def steps(self) -> int:
+        """Clocks the GroupSum counts per sample."""
+        return -(-self.group // self.bits_per_cycle)
+
+    @property
+    def latency(self) -> int:
+        """Input handshake to result, never stalled, when the GroupSum is idle."""
+        return self.net_stages + self.steps + 1
+
+    def figures(self) -> dict[str, int]:
+        """The manifest's ``groupsum`` entry."""
+        return {"bits_per_cycle": self.bits_per_cycle, "cycles": self.steps, "group": self.group}
+
+
+def bits_per_cycle(group: int, gap: int) -> int:
+    """The fewest bits of each class group that gf_serial_groupsum must count per clock to
+    finish a sample (ceil(group / K) clocks, then one to hand it on) within ``gap``
+    clocks, the least time between two samples reaching it."""
+    return max(1, -(-group // max(1, gap - 1)))
+
+
+def render_serial(
+    net: Netlist, opts, header: str, top: str, per_cycle: int
+) -> tuple[dict[str, str], SerialTail]:
+    """The SystemVerilog of ``net``'s gate network (``<top>_net``, with the register
+    stages ``opts.pipeline_every`` puts in it) and the core ``top`` around it with a
+    serial GroupSum counting ``per_cycle`` bits of every class per clock: ``{file name:
+    text}`` in compile order, and the timing."""
+    from gateflow.hdl import codegen
+
+    group = max(int(g.size) for g in net.head.groups)
+    net_module = f"{top}_net"
+    net_text, net_stages = codegen.render_network(net, opts, header, net_module)
+    tail = SerialTail(net_stages=net_stages, group=group, bits_per_cycle=per_cycle)
+    # the class groups, concatenated in y, padded to `group` bits; the highest class first
+    sizes = [int(g.size) for g in net.head.groups]
+    firsts = np.cumsum([0, *sizes])
+    order = []
+    for c in reversed(range(net.num_classes)):
+        if group > sizes[c]:
+            order.append(f"{group - sizes[c]}'b0")
+        order.append(f"y[{firsts[c] + sizes[c] - 1}:{firsts[c]}]")
+    sw, iw = score_width(net), index_width(net)
+    text = (
+        codegen._env()
+        .get_template("tail_serial.sv.j2")
+        .render(
+            header=header,
+            top=top,
+            net_module=net_module,
+            num_inputs=net.num_inputs,
+            num_outputs=int(firsts[-1]),
+            num_classes=net.num_classes,
+            group=group,
+            score_width=sw,
+            index_width=iw,
+            out_width=iw + (net.num_classes * sw if opts.scores else 0),
+            scores=opts.scores,
+            net_stages=net_stages,
+            bits=", ".join(order),
+            bits_per_cycle=per_cycle,
+            steps=tail.steps,
+            latency=tail.latency,
+        )
+    )
+    return {f"{net_module}.sv": net_text, f"{top}.sv": text}, tail
+
+
+def serial_schedule(tail: SerialTail, images: int = 8) -> dict[str, Any]:
+    """The handshakes of a dense core with a serial GroupSum, cycle by cycle as the RTL
+    makes them, for ``images`` samples offered back to back and an output that is always
+    taken: ``latency_cycles[k]`` and ``interval_cycles[k]`` (sample k's latency and the
+    cycles to sample k+1's handshake), each list's last entry holding for all later
+    samples, and ``settle_cycles`` (0: the idle core is ready at once)."""
+    from gateflow.hdl.engine import periodic
+
+    tv = [False] * tail.net_stages  # the network's valid registers
+    busy, left = False, 0  # gf_serial_groupsum's state
+    ins: list[int] = []
+    outs: list[int] = []
+    cycle = 0
+    while len(outs) < images:
+        offered = len(ins) < images  # the source offers the next sample at once
+        done = busy and left == 0
+        gs_ready = (not busy) or done
+        ce = (not tv[-1]) or gs_ready if tv else gs_ready
+        gs_valid = tv[-1] if tv else offered
+        took = offered and ce
+        if took:
+            ins.append(cycle)
+        if done:
+            outs.append(cycle)
+        if gs_valid and gs_ready:
+            busy, left = True, tail.steps
+        elif busy and left:
+            left -= 1
+        elif done:
+            busy = False
+        if tv and ce:
+            tv = [took, *tv[:-1]]
+        cycle += 1
+    timing = {
+        "settle": 0,
+        "latencies": [b - a for a, b in zip(ins, outs)],
+        "intervals": [b - a for a, b in zip(ins, ins[1:])],
+    }
+    return periodic(timing)
