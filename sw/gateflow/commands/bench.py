@@ -213,6 +213,21 @@ def cmd_import(args: argparse.Namespace) -> int:
     return _print(run_import_bench(spec), args.out)
 
 
+def cmd_encoder(args: argparse.Namespace) -> int:
+    from gateflow.bench.encoder import run_encoder_bench
+
+    if args.model:
+        ir_path = Path(args.model)
+        if not ir_path.is_file():
+            raise GateflowError(f"IR file not found: {ir_path}")
+    else:
+        from gateflow.train.flow import default_model
+
+        ir_path = default_model()
+    work = args.work or "build/bench-encoder"
+    return _print(run_encoder_bench(ir_path, args.fpga, work, rows=args.rows), args.out)
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     from gateflow.bench.suite import PARTS, run_suite
 
@@ -412,6 +427,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--work", help="keep models and cores in this folder")
     q.add_argument("--out", help="also write the JSON to this file")
     q.set_defaults(func=cmd_families)
+
+    q = bench.add_parser(
+        "encoder",
+        help="the thermometer encoder as FPGA logic: LUTs and payload bytes against the host",
+        description="Build a model's thermometer encoder as hardware (a byte per raw feature "
+        "in, its input bits out), check it bit for bit against the IR's encoder under "
+        "Verilator, synthesise it alone with Yosys and print its LUTs beside the INFER "
+        "payload with the encoder in the host (today) and in the FPGA.",
+    )
+    q.add_argument("--model", help="IR file (default: the default digits network)")
+    q.add_argument("--fpga", choices=tuple(FPGA_FAMILIES), default="ice40",
+                   help="FPGA family of the LUT count (default: %(default)s)")  # fmt: skip
+    q.add_argument("--rows", type=_positive, default=500, help="random raw rows checked")
+    q.add_argument("--work", help="folder for the RTL and tool files (build/bench-encoder)")
+    q.add_argument("--out", help="also write the JSON to this file")
+    q.set_defaults(func=cmd_encoder)
 
     q = bench.add_parser(
         "all",

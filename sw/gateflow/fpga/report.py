@@ -104,15 +104,32 @@ def synth_core(
     for n in names:
         shutil.copyfile(RTL / n if (RTL / n).exists() else core_dir / n, out / n)
     stat = _yosys_stat(out, names, f"{synth_command} -top {top}", "stat.json")
-    cells = stat.get("design", {}).get("num_cells_by_type") or stat["modules"][f"\\{top}"].get(
-        "num_cells_by_type", {}
-    )
+    cells = _top_cells(stat, top)
     luts, ffs = cell_counts(cells, family)
     result: dict[str, Any] = {"core_luts": luts, "core_ffs": ffs}
     if parts:
         hier = _yosys_stat(out, names, f"{synth_command} -noflatten -top {top}", "parts.json")
         result["core_parts"] = breakdown(hier, top, family)
     return result
+
+
+def synth_module(family: str, sources: list[Path], top: str, out: Path) -> dict[str, int]:
+    """The cells of the module ``top`` of ``sources`` synthesised alone by Yosys for an FPGA
+    family (its files are copied into ``out``, which is emptied first), by type."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    for src in sources:
+        shutil.copyfile(src, out / src.name)
+    synth = f"{FAMILIES[family].synth_command} -top {top}"
+    stat = _yosys_stat(out, [s.name for s in sources], synth, "stat.json")
+    return dict(_top_cells(stat, top))
+
+
+def _top_cells(stat: dict[str, Any], top: str) -> dict[str, int]:
+    """The cell table of a Yosys ``stat -json`` for the design under ``top``."""
+    design = stat.get("design", {}).get("num_cells_by_type")
+    return design or stat["modules"][f"\\{top}"].get("num_cells_by_type", {})
 
 
 def _yosys_stat(out: Path, names: list[str], synth: str, stat_file: str) -> dict[str, Any]:
