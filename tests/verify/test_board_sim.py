@@ -35,6 +35,15 @@ CASES = {
         board=dict(clk_hz=800_000, baud=100_000, window=4, n_leds=4),
         expect_busy=True,
     ),
+    # the same with a serial GroupSum: a sample every 5 clocks (4 bits per class), the
+    # frame receiver holding the next one meanwhile
+    "serial": dict(
+        net=(12, [60, 40], 10, 3),
+        scores=True,
+        groupsum="serial",
+        board=dict(clk_hz=800_000, baud=100_000, window=4, n_leds=4),
+        expect_busy=True,
+    ),
     # no scores, 7 clocks per bit, WINDOW 3, active-low LEDs, a shorter timeout
     "noscores": dict(
         net=(20, [48, 30], 3, 4),
@@ -57,7 +66,8 @@ def _setup(name: str, work: Path) -> tuple[list[Path], dict, Path]:
     net, _ = run_passes(random_netlist(inputs, widths, classes, seed=seed))
     ir_path = work / "ir.json"
     net.save(ir_path)
-    core = generate(net, work / "core", CoreOptions(scores=case["scores"]))
+    opts = CoreOptions(scores=case["scores"], groupsum=case.get("groupsum"))
+    core = generate(net, work / "core", opts)
     params = P.board_parameters(core.manifest, **case["board"])
     cfg = {
         "ir": str(ir_path),
@@ -110,3 +120,22 @@ def test_bench_catches_a_wrong_model(tmp_path: Path) -> None:
             public_signals=PORTS,
             seed=1,
         )
+
+
+def test_host_driver_with_a_serial_groupsum(tmp_path: Path) -> None:
+    """A dense core counting one bit per class per clock behind the simulated board: the
+    host driver's classes and scores are the golden model's for every sample."""
+    import numpy as np
+
+    from gateflow.host import Board, prepare_sim_build
+    from gateflow.ir.golden import evaluate
+
+    net, _ = run_passes(random_netlist(30, [80, 50], 5, seed=9))
+    net.save(tmp_path / "ir.json")
+    build = prepare_sim_build(tmp_path / "ir.json", tmp_path / "board", groupsum="serial")
+    x = np.random.default_rng(3).integers(0, 2, (150, net.encoder.num_raw_features))
+    with Board.open("sim", build=build) as board:
+        assert board.manifest["groupsum"]["form"] == "serial"
+        res = board.infer(x)
+    want = evaluate(net, x)
+    assert np.array_equal(res.pred, want.pred) and np.array_equal(res.scores, want.scores)
