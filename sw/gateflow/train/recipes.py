@@ -42,6 +42,28 @@ RECIPES = {
         "digits, 3-bit features, 2000,600 gates (60 per class), tau 3, 6000 steps",
         DEFAULT_DIGITS.replace(widths=[2000, 600], bits_per_feature=3, tau=3.0, steps=6000),
     ),
+    # a dense MNIST network for the iCEBreaker with its serial GroupSum: full MNIST cropped
+    # to 20x20, one bit per pixel, 150 outputs per class (docs/boards.md)
+    "mnist-dense-icebreaker": Recipe(
+        "full MNIST, 20x20 crop, 1-bit pixels, 4000,3000,1500 gates, Gumbel, 4000 steps",
+        DEFAULT_DIGITS.replace(
+            dataset="mnist",
+            crop=20,
+            bits_per_feature=1,
+            widths=[4000, 3000, 1500],
+            connections="random",
+            mode="gumbel",
+            residual_init=True,
+            lr=0.3,
+            schedule="cosine",
+            tau=10.0,
+            temperature=8.0,
+            batch_size=256,
+            steps=4000,
+            eval_every=1000,
+            threads=1,
+        ),
+    ),
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
         "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
