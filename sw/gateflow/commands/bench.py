@@ -228,6 +228,23 @@ def cmd_encoder(args: argparse.Namespace) -> int:
     return _print(run_encoder_bench(ir_path, args.fpga, work, rows=args.rows), args.out)
 
 
+def cmd_qor(args: argparse.Namespace) -> int:
+    import sys
+
+    from gateflow.bench.qor import DEFAULT_RUNS, parse_runs, plot_qor, run_qor
+
+    runs = parse_runs(args.runs) if args.runs else DEFAULT_RUNS
+    work = Path(args.work or "build/qor")
+
+    def progress(line: str) -> None:
+        print(f"gateflow bench qor: {line}", file=sys.stderr, flush=True)
+
+    result = run_qor(runs, work, data_dir=args.data_dir, steps=args.steps, progress=progress)
+    plot = Path(args.plot) if args.plot else work / "qor.png"
+    result["plot"] = str(plot_qor(result, plot))
+    return _print(result, args.out)
+
+
 def cmd_all(args: argparse.Namespace) -> int:
     from gateflow.bench.suite import PARTS, run_suite
 
@@ -443,6 +460,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--work", help="folder for the RTL and tool files (build/bench-encoder)")
     q.add_argument("--out", help="also write the JSON to this file")
     q.set_defaults(func=cmd_encoder)
+
+    q = bench.add_parser(
+        "qor",
+        help="accuracy against LUTs: train, build and measure networks on their boards",
+        description="Train each network (the default digits network or a recipe), build it "
+        "for its board with the board's defaults, and print its test accuracy beside the "
+        "build's LUTs, logic cells and timing; plot accuracy against LUTs with the "
+        "published points that state a LUT count (docs/results.md).",
+    )
+    q.add_argument("--runs", metavar="NETWORK@BOARD,...",
+                   help="default: default@icebreaker,digits-icebreaker@icebreaker,"
+                   "mnist-dense-icebreaker@icebreaker")  # fmt: skip
+    q.add_argument("--data-dir", help="MNIST / Fashion-MNIST folder, for the recipes on them")
+    q.add_argument("--steps", type=_positive, help="override every network's training steps")
+    q.add_argument("--work", help="models and builds (default: build/qor)")
+    q.add_argument("--plot", help="the plot's PNG (default: WORK/qor.png)")
+    q.add_argument("--out", help="also write the JSON to this file")
+    q.set_defaults(func=cmd_qor)
 
     q = bench.add_parser(
         "all",
