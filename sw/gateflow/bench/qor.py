@@ -144,8 +144,12 @@ def plot_qor(result: dict[str, Any], path: Path) -> Path:
                 label = f"{a['system']}\n{a['device']}, {a['tools']} ({a['lut']})"
                 ax.annotate(label, (a["luts"], a["accuracy"]), textcoords="offset points",
                             xytext=(5, -14), fontsize=7)  # fmt: skip
-        ax.set_xscale("log")
-        ax.set_xlabel("LUTs of the whole design (log)")
+        xs = [p["luts"] for p in ours] + [a["luts"] for a in others]
+        ys = [p["accuracy"] for p in ours] + [a["accuracy"] for a in others]
+        ax.set_xlim(0, max(xs) * 1.45)
+        pad = max(1.0, (max(ys) - min(ys)) * 0.25)
+        ax.set_ylim(min(ys) - pad, min(100.0, max(ys) + pad))
+        ax.set_xlabel("LUTs of the whole design")
         ax.set_ylabel("test accuracy (%)")
         ax.set_title(ds)
         ax.grid(True, alpha=0.3)
