@@ -131,11 +131,12 @@ def estimate_luts(
         from gateflow.ir.lower import for_hardware
 
         net = for_hardware(net)
-    if form != "tm" and groupsum == "serial":  # one bit of every class per clock
-        from gateflow.hdl.groupsum import SerialTail
+    if form != "tm" and groupsum == "serial":
+        from gateflow.hdl.groupsum import DENSE_BITS_PER_CYCLE, SerialTail, group_size
 
-        group = max(int(g.size) for g in net.head.groups)
-        serial = SerialTail(net_stages=0, group=group, bits_per_cycle=1)
+        serial = SerialTail(
+            net_stages=0, group=group_size(net), bits_per_cycle=DENSE_BITS_PER_CYCLE
+        )
     threshold = 0.0
     shared = 0  # last-layer gates that share a LUT4 with the serial GroupSum's shift register
     if serial is not None and isinstance(net.layers[-1], LogicLayer):

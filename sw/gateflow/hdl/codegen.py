@@ -385,10 +385,11 @@ def _generate_serial(
     """The dense core of the flat netlist ``net`` with a serial GroupSum, one bit of every
     class per clock (gateflow.hdl.groupsum); its manifest states the cycles per sample and
     the unstalled schedule as the engine's does."""
-    from gateflow.hdl.groupsum import render_serial, serial_schedule
+    from gateflow.hdl.groupsum import DENSE_BITS_PER_CYCLE, render_serial, serial_schedule
     from gateflow.hdl.library import SERIAL_RTL
 
-    texts, serial = render_serial(net, opts, header_line(source), opts.top, 1)
+    header = header_line(source)
+    texts, serial = render_serial(net, opts, header, opts.top, DENSE_BITS_PER_CYCLE)
     library = (*RTL_LIBRARY, *SERIAL_RTL)
     manifest = build_manifest(net, opts, [*library, *texts], source)
     timing = serial_schedule(serial)

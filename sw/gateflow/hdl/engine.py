@@ -34,7 +34,7 @@ import numpy as np
 from gateflow.data.encoding import ThermometerEncoder
 from gateflow.errors import GateflowError
 from gateflow.gates import GATES
-from gateflow.hdl.groupsum import SerialTail, bits_per_cycle, render_serial
+from gateflow.hdl.groupsum import SerialTail, TailModel, bits_per_cycle, group_size, render_serial
 from gateflow.ir.netlist import (
     ConvLayer,
     FlattenLayer,
@@ -187,38 +187,26 @@ def _kernel_logic(stage: Stage, si: int) -> list[str]:
     return lines
 
 
-@dataclass(frozen=True)
-class Tail:
-    """The timing of the engine's dense tail. ``steps == 0``: an unrolled GroupSum, a
-    result ``latency`` clocks after each handshake and always ready; otherwise
-    ``net_stages`` network register stages and gf_serial_groupsum counting for ``steps``
-    clocks (tail_serial.sv.j2), whose handshakes are followed clock by clock."""
-
-    latency: int = 0
-    net_stages: int = 0
-    steps: int = 0
-
-
-def schedule(stage_list: list[Stage], tail: int | Tail, images: int = 4) -> dict[str, Any]:
+def schedule(stage_list: list[Stage], tail: int | SerialTail, images: int = 4) -> dict[str, Any]:
     """The engine's handshakes, cycle by cycle as the RTL makes them, for ``images``
     samples offered back to back and an output that is always taken: the cycle each
     sample enters, the cycle its result leaves (``m_axis_tvalid``), their latencies
-    and the cycles between entries. ``tail``: a :class:`Tail`, or the latency of an
-    unrolled one."""
-    if not isinstance(tail, Tail):
-        tail = Tail(latency=int(tail))
+    and the cycles between entries. ``tail``: the dense tail with its serial GroupSum
+    (:class:`~gateflow.hdl.groupsum.TailModel` follows it), or the latency of a tail
+    that is always ready."""
+    model = TailModel(tail) if isinstance(tail, SerialTail) else None
+    latency = 0 if model else int(tail)
+    steps, net_stages = (tail.steps, tail.net_stages) if model else (0, 0)
     n_pix = stage_list[0].params["H"] * stage_list[0].params["W"]
     last = stage_list[-1].layer.out_shape
     n_col = last[0] * last[1]
     st = [dict(y=0, x=0, ry=0, rx=0, mv=False, **s.params) for s in stage_list]
     left, count, fed = 0, 0, 0
-    tv = [False] * tail.net_stages  # the tail network's valid registers
-    gs_busy, gs_left = False, 0  # gf_serial_groupsum's state
     accepted: list[int] = []
     outs: list[int] = []
     cycle = 0
-    per_image = sum(s.positions for s in stage_list) + n_col + tail.latency + tail.steps
-    limit = (images + 2) * (per_image + tail.net_stages + 16)
+    per_image = sum(s.positions for s in stage_list) + n_col + latency + steps
+    limit = (images + 2) * (per_image + net_stages + 16)
     settle = None  # cycles from reset until the idle engine stops moving
     while len(outs) < images:
         if settle is None:
@@ -226,15 +214,7 @@ def schedule(stage_list: list[Stage], tail: int | Tail, images: int = 4) -> dict
         if cycle > limit:
             raise EngineError("the engine's schedule did not finish: a handshake deadlocks")
         full = count == n_col
-        # the tail's readiness, from its state (its output is always taken)
-        if tail.steps:
-            gs_done = gs_busy and gs_left == 0
-            gs_ready = (not gs_busy) or gs_done
-            ce = (not tv[-1]) or gs_ready if tv else True
-            tail_ready = ce if tv else gs_ready
-            gs_valid = tv[-1] if tv else full
-        else:
-            tail_ready = True
+        tail_ready = model.ready() if model else True  # its output is always taken
         # readies, from the collector back to the source
         col_ready = (not full) or tail_ready
         down = col_ready
@@ -282,19 +262,11 @@ def schedule(stage_list: list[Stage], tail: int | Tail, images: int = 4) -> dict
             up_valid = out_valid
         pix_in = up_valid and col_ready
         take = full and tail_ready
-        if tail.steps:
-            if gs_done:
+        if model:
+            if model.clock(full)[1]:
                 outs.append(cycle)  # m_axis_tvalid, taken at once
-            if gs_valid and gs_ready:
-                gs_busy, gs_left = True, tail.steps
-            elif gs_busy and gs_left:
-                gs_left -= 1
-            elif gs_done:
-                gs_busy = False
-            if tv and ce:
-                tv = [full, *tv[:-1]]
         elif take:
-            outs.append(cycle + tail.latency)
+            outs.append(cycle + latency)
         if take:
             count = 1 if pix_in else 0
         elif pix_in:
@@ -357,7 +329,7 @@ def serial_groupsum(tail: Netlist, stage_list: list[Stage]) -> SerialTail:
     largest group, which every group is padded to, and the fewest bits per clock that
     keep up with the stages (:func:`~gateflow.hdl.groupsum.bits_per_cycle`); the tail's
     network registers are not counted here (``net_stages`` 0)."""
-    group = max(int(g.size) for g in tail.head.groups)
+    group = group_size(tail)
     # the least gap between samples reaching an unrolled (always ready) tail
     reach = schedule(stage_list, 0, images=6)["outputs"]
     k = bits_per_cycle(group, min(b - a for a, b in zip(reach, reach[1:])))
@@ -379,9 +351,7 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
     sw, iw = score_width(tail), index_width(tail)
     per_cycle = serial_groupsum(tail, stage_list).bits_per_cycle
     texts, serial = render_serial(tail, opts, header, tail_top, per_cycle)
-    timing = periodic(
-        schedule(stage_list, Tail(net_stages=serial.net_stages, steps=serial.steps), images=6)
-    )
+    timing = periodic(schedule(stage_list, serial, images=6))
     tail_latency = serial.latency
     steady = timing["interval_cycles"][-1]
     h, w, c = stage_list[0].layer.in_shape

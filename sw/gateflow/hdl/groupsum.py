@@ -28,6 +28,12 @@ import numpy as np
 from gateflow.ir.netlist import Netlist, index_width, score_width
 
 GROUPSUMS = ("tree", "serial")  # a popcount tree per class; gf_serial_groupsum
+DENSE_BITS_PER_CYCLE = 1  # what a dense core's serial GroupSum counts of every class per clock
+
+
+def group_size(net: Netlist) -> int:
+    """The largest class group: what gf_serial_groupsum pads every group to."""
+    return max(int(g.size) for g in net.head.groups)
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,39 @@ class SerialTail:
         return {"bits_per_cycle": self.bits_per_cycle, "cycles": self.steps, "group": self.group}
 
 
+class TailModel:
+    """The handshakes of a gate network with ``net_stages`` valid registers followed by
+    gf_serial_groupsum (tail_serial.sv.j2), clock by clock as the RTL makes them, with an
+    output that is always taken."""
+
+    def __init__(self, tail: SerialTail) -> None:
+        self.steps = tail.steps
+        self.valid = [False] * tail.net_stages  # the network's valid registers
+        self.busy, self.left = False, 0  # gf_serial_groupsum's state
+
+    def ready(self) -> bool:
+        """``s_axis_tready`` in this clock."""
+        gs_ready = (not self.busy) or self.left == 0
+        return (not self.valid[-1]) or gs_ready if self.valid else gs_ready
+
+    def clock(self, offered: bool) -> tuple[bool, bool]:
+        """One clock with ``s_axis_tvalid`` = ``offered``: whether a sample was taken, and
+        whether a result left (``m_axis_tvalid``)."""
+        done = self.busy and self.left == 0
+        ready = self.ready()
+        took = offered and ready
+        gs_valid = self.valid[-1] if self.valid else offered
+        if gs_valid and ((not self.busy) or done):
+            self.busy, self.left = True, self.steps
+        elif self.busy and self.left:
+            self.left -= 1
+        elif done:
+            self.busy = False
+        if self.valid and ready:
+            self.valid = [took, *self.valid[:-1]]
+        return took, done
+
+
 def bits_per_cycle(group: int, gap: int) -> int:
     """The fewest bits of each class group that gf_serial_groupsum must count per clock to
     finish a sample (ceil(group / K) clocks, then one to hand it on) within ``gap``
@@ -70,7 +109,7 @@ def render_serial(
     text}`` in compile order, and the timing."""
     from gateflow.hdl import codegen
 
-    group = max(int(g.size) for g in net.head.groups)
+    group = group_size(net)
     net_module = f"{top}_net"
     net_text, net_stages = codegen.render_network(net, opts, header, net_module)
     tail = SerialTail(net_stages=net_stages, group=group, bits_per_cycle=per_cycle)
@@ -116,30 +155,16 @@ def serial_schedule(tail: SerialTail, images: int = 8) -> dict[str, Any]:
     samples, and ``settle_cycles`` (0: the idle core is ready at once)."""
     from gateflow.hdl.engine import periodic
 
-    tv = [False] * tail.net_stages  # the network's valid registers
-    busy, left = False, 0  # gf_serial_groupsum's state
+    model = TailModel(tail)
     ins: list[int] = []
     outs: list[int] = []
     cycle = 0
     while len(outs) < images:
-        offered = len(ins) < images  # the source offers the next sample at once
-        done = busy and left == 0
-        gs_ready = (not busy) or done
-        ce = (not tv[-1]) or gs_ready if tv else gs_ready
-        gs_valid = tv[-1] if tv else offered
-        took = offered and ce
+        took, out = model.clock(len(ins) < images)  # the next sample is offered at once
         if took:
             ins.append(cycle)
-        if done:
+        if out:
             outs.append(cycle)
-        if gs_valid and gs_ready:
-            busy, left = True, tail.steps
-        elif busy and left:
-            left -= 1
-        elif done:
-            busy = False
-        if tv and ce:
-            tv = [took, *tv[:-1]]
         cycle += 1
     timing = {
         "settle": 0,
