@@ -215,15 +215,9 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 def cmd_encoder(args: argparse.Namespace) -> int:
     from gateflow.bench.encoder import run_encoder_bench
+    from gateflow.commands.options import model_path
 
-    if args.model:
-        ir_path = Path(args.model)
-        if not ir_path.is_file():
-            raise GateflowError(f"IR file not found: {ir_path}")
-    else:
-        from gateflow.train.flow import default_model
-
-        ir_path = default_model()
+    ir_path = model_path(args.model)
     work = args.work or "build/bench-encoder"
     return _print(run_encoder_bench(ir_path, args.fpga, work, rows=args.rows), args.out)
 

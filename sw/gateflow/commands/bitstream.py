@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
-from gateflow.commands.options import add_form_arg, add_groupsum_arg
+from gateflow.commands.options import add_form_arg, add_groupsum_arg, model_path
 from gateflow.errors import GateflowError
 from gateflow.protocol import DEFAULT_BAUD
 
@@ -19,14 +19,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
     from gateflow.fpga.boards import load_board
 
     board = load_board(args.board, args.variant)
-    if args.model:
-        ir_path = Path(args.model)
-        if not ir_path.exists():
-            raise GateflowError(f"IR file not found: {ir_path}")
-    else:
-        from gateflow.train.flow import default_model
-
-        ir_path = default_model()
+    ir_path = model_path(args.model)
     opts = BuildOptions(
         pipeline_every=args.pipeline_every,
         popcount_every=args.popcount_every,

@@ -26,16 +26,10 @@ def _build_folder(args: argparse.Namespace) -> Path:
             "a real board needs --build: the folder of the bitstream build it runs "
             "(e.g. build/icebreaker)"
         )
+    from gateflow.commands.options import model_path
     from gateflow.host import prepare_sim_build
 
-    if args.model:
-        ir_path = Path(args.model)
-        if not ir_path.is_file():
-            raise GateflowError(f"IR file not found: {ir_path}")
-    else:
-        from gateflow.train.flow import default_model
-
-        ir_path = default_model()
+    ir_path = model_path(args.model)
     return prepare_sim_build(
         ir_path,
         args.out,

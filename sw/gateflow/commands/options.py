@@ -263,6 +263,19 @@ def add_core_args(p: argparse.ArgumentParser) -> None:
     add_groupsum_arg(g, board=False)
 
 
+def model_path(model: str | None) -> Path:
+    """The IR file ``--model`` names, or the default digits network (trained once,
+    gateflow.train.flow.default_model) when it names none."""
+    if not model:
+        from gateflow.train.flow import default_model
+
+        return default_model()
+    path = Path(model)
+    if not path.is_file():
+        raise GateflowError(f"IR file not found: {path}")
+    return path
+
+
 def add_groupsum_arg(g, board: bool) -> None:
     shown = "the board's groupsum (gateflow boards)" if board else "tree"
     g.add_argument(
