@@ -18,7 +18,7 @@ from gateflow.bench import environment
 from gateflow.data import Dataset, get_dataset
 from gateflow.errors import GateflowError
 from gateflow.ir.passes import run_passes
-from gateflow.train.config import TrainConfig
+from gateflow.train.config import GUMBEL_MNIST, TrainConfig
 from gateflow.train.export import export
 from gateflow.train.logic import train
 
@@ -40,14 +40,7 @@ DEFAULT_RECIPES: dict[str, dict[str, Any]] = {
         "schedule": "constant",
         "connections": "random",
     },
-    "gumbel": {
-        "lr": 0.3,
-        "tau": 30.0,
-        "residual_init": True,
-        "schedule": "cosine",
-        "temperature": 8.0,
-        "connections": "random",
-    },
+    "gumbel": dict(GUMBEL_MNIST),
 }
 
 

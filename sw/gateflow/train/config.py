@@ -212,6 +212,20 @@ DEFAULT_DIGITS = TrainConfig(
 )
 
 
+# gateflow's Gumbel straight-through settings for deep MNIST networks (docs/training.md):
+# residual initialisation (every gate starts as a pass-through), Adam 0.3 with a cosine
+# decay, GroupSum tau 30, Gumbel-softmax temperature 8, random wiring. The accuracy
+# benchmark's "gumbel" recipe and the MNIST board recipes start from it.
+GUMBEL_MNIST: dict = {
+    "lr": 0.3,
+    "tau": 30.0,
+    "residual_init": True,
+    "schedule": "cosine",
+    "temperature": 8.0,
+    "connections": "random",
+}
+
+
 # The default digits networks of the threshold families (`make sim ARCH=...`):
 # 3-bit thermometer (192 input bits), a hidden layer, then 100 output bits (10 per
 # class); Adam with a cosine learning rate and a sparsity penalty raised over the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateflow.train.config import DEFAULT_DIGITS, TrainConfig
+from gateflow.train.config import DEFAULT_DIGITS, GUMBEL_MNIST, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -47,22 +47,15 @@ RECIPES = {
     "mnist-dense-icebreaker": Recipe(
         "full MNIST, 20x20 crop, 1-bit pixels, 4000,3000,1500 gates, Gumbel, 4000 steps",
         DEFAULT_DIGITS.replace(
+            **GUMBEL_MNIST,
             dataset="mnist",
             crop=20,
             bits_per_feature=1,
             widths=[4000, 3000, 1500],
-            connections="random",
-            mode="gumbel",
-            residual_init=True,
-            lr=0.3,
-            schedule="cosine",
-            tau=10.0,
-            temperature=8.0,
             batch_size=256,
             steps=4000,
             eval_every=1000,
-            threads=1,
-        ),
+        ).replace(tau=10.0),  # 150 outputs per class, not 800
     ),
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
