@@ -83,6 +83,7 @@ def check_encoder(enc: ThermometerEncoder, raw, work: str | Path) -> int:
 
     import numpy as np
 
+    from gateflow.hdl.manifest import pack_inputs
     from gateflow.verify import repo_root, run_cocotb
 
     raw = np.asarray(raw)
@@ -92,13 +93,10 @@ def check_encoder(enc: ThermometerEncoder, raw, work: str | Path) -> int:
     src = write_encoder(enc, work)
     bits = enc.encode(raw.astype(np.int64))
 
-    def word(values, width: int) -> str:
-        return hex(sum(int(v) << (i * width) for i, v in enumerate(values)))
-
+    # raw[f*8 +: 8] is byte f of a row; bits as s_axis_tdata packs them
+    raw_words = [hex(int.from_bytes(r.astype(np.uint8).tobytes(), "little")) for r in raw]
     vectors = work / "vectors.json"
-    vectors.write_text(
-        json.dumps({"raw": [word(r, RAW_BITS) for r in raw], "bits": [word(b, 1) for b in bits]})
-    )
+    vectors.write_text(json.dumps({"raw": raw_words, "bits": [hex(v) for v in pack_inputs(bits)]}))
     run_cocotb(
         toplevel="gf_encoder",
         sources=[src],
