@@ -290,14 +290,18 @@ def add_groupsum_arg(g, board: bool) -> None:
 
 
 def add_form_arg(g, default: str | None) -> None:
+    from gateflow.hdl.engine import FORMS
+
     shown = default or "the board's conv_form for a conv netlist (gateflow boards), else spatial"
     g.add_argument(
         "--form",
-        choices=("spatial", "tm"),
+        choices=FORMS,
         default=default,
-        help="spatial: every conv position unrolled, one sample per clock; tm: the "
-        "time-multiplexed engine of a conv netlist, each kernel tree once and reused over "
-        f"the image (docs/engine.md) (default: {shown})",
+        help="spatial: every gate built, every conv position unrolled, one sample per "
+        "clock; tm: the time-multiplexed engine of a conv netlist, each kernel tree once "
+        "and reused over the image (docs/engine.md); seq: one gate per clock from a "
+        "program in block RAM, a few hundred LUTs for any network (docs/seq.md) "
+        f"(default: {shown})",
     )
 
 

@@ -40,7 +40,8 @@ class CoreOptions:
     # False: no clock enable, s_axis_tready always high; the consumer must always be ready
     backpressure: bool = True
     # "spatial": every conv position unrolled, one sample per clock; "tm": the
-    # time-multiplexed engine of a conv netlist (gateflow.hdl.engine)
+    # time-multiplexed engine of a conv netlist (gateflow.hdl.engine); "seq": one gate
+    # per clock from a program in block RAM (gateflow.hdl.seq)
     form: str = "spatial"
     # "tree": a popcount tree per class, one sample per clock; "serial": gf_serial_groupsum,
     # one bit of every class per clock (gateflow.hdl.groupsum); None: tree for the
@@ -49,8 +50,9 @@ class CoreOptions:
 
     @property
     def serial(self) -> bool:
-        """Whether the core counts the classes with gf_serial_groupsum."""
-        return self.groupsum == "serial" or self.form == "tm"
+        """Whether the core counts the classes over several clocks (gf_serial_groupsum, or
+        the sequential core's counts)."""
+        return self.groupsum == "serial" or self.form in ("tm", "seq")
 
     def check(self) -> None:
         from gateflow.hdl.engine import FORMS
@@ -62,9 +64,10 @@ class CoreOptions:
             raise GateflowError(
                 f"groupsum must be one of {', '.join(GROUPSUMS)}, not {self.groupsum!r}"
             )
-        if self.form == "tm" and self.groupsum == "tree":
+        if self.form in ("tm", "seq") and self.groupsum == "tree":
+            what = "time-multiplexed engine" if self.form == "tm" else "sequential core"
             raise GateflowError(
-                "the time-multiplexed engine counts the classes serially; --groupsum tree "
+                f"the {what} counts the classes serially; --groupsum tree "
                 "goes with the spatial form"
             )
         if self.serial and (self.popcount_every or self.argmax_every):
@@ -372,6 +375,8 @@ def generate(net: Netlist, out_dir: str | Path, opts: CoreOptions | None = None)
         return generate_engine(net, out_dir, opts)
     source = net
     net = for_hardware(net)
+    if opts.form == "seq":
+        return _generate_seq(net, source, out_dir, opts)
     if opts.serial:
         return _generate_serial(net, source, out_dir, opts)
     texts = render_dense(net, opts, header_line(source), opts.top)
@@ -404,6 +409,22 @@ def _generate_serial(
         }
     )
     return write_core(out_dir, opts.top, library, texts, manifest)
+
+
+def _generate_seq(net: Netlist, source: Netlist, out_dir: Path, opts: CoreOptions) -> GeneratedCore:
+    """The sequential core of the flat netlist ``net`` (gateflow.hdl.seq): gf_gate_seq and
+    its program ROM."""
+    from gateflow.hdl import seq
+    from gateflow.hdl.library import SEQ_RTL
+
+    program = seq.compile_program(net)
+    texts = seq.render(net, program, opts, header_line(source), opts.top)
+    manifest = build_manifest(net, opts, [*SEQ_RTL, *texts], source)
+    manifest.update(seq.manifest_entries(program))
+    for key in ("pipeline_every", "popcount_every", "popcount_stages", "argmax_every",
+                "argmax_stages"):  # fmt: skip
+        manifest.pop(key)
+    return write_core(out_dir, opts.top, SEQ_RTL, texts, manifest)
 
 
 @dataclass(frozen=True)
@@ -459,8 +480,10 @@ def generate_board(core: GeneratedCore, opts: BoardOptions) -> Path:
         # once when it needs fewer cycles per sample than a frame lasts.
         frame = (int(m["input"]["width"]) + 7) // 8 * 10 * clks_per_bit(opts.clk_hz, opts.baud)
         if int(m["cycles_per_sample"]) > frame:
-            what = "time-multiplexed core" if m.get("form") == "tm" else "core"
-            fix = "the spatial form" if m.get("form") == "tm" else "--groupsum tree"
+            what = {"tm": "time-multiplexed core", "seq": "sequential core"}.get(
+                m.get("form"), "core"
+            )
+            fix = "--groupsum tree" if m.get("form") is None else "the spatial form"
             raise GateflowError(
                 f"board design: the {what} needs {m['cycles_per_sample']} "
                 f"cycles per sample, more than the {frame} clocks an INFER frame's payload "

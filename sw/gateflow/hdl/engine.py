@@ -46,7 +46,8 @@ from gateflow.ir.netlist import (
     validate,
 )
 
-FORMS = ("spatial", "tm")  # unrolled, one image per clock; time-multiplexed
+# unrolled, one image per clock; time-multiplexed (conv netlists); one gate per clock
+FORMS = ("spatial", "tm", "seq")
 
 
 class EngineError(GateflowError):

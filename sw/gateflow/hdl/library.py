@@ -1,7 +1,8 @@
 """The hand-written RTL library's file lists, read from its FuseSoC core
 (``hw/gateflow_rtl.core``): the ``core`` fileset (what every generated core needs beside
 its own files), the ``engine`` fileset (the time-multiplexed engine's stages), the
-``groupsum`` fileset (the serial GroupSum) and the
+``groupsum`` fileset (the serial GroupSum), the ``seq`` fileset (the sequential
+core) and the
 ``board`` fileset (the shared board top and what it needs), in
 compile order. Codegen, the bitstream build, the simulated board and the tests take them
 from here."""
@@ -33,5 +34,7 @@ ENGINE_RTL = fileset("engine")
 #: The serial GroupSum (gateflow.hdl.groupsum): the engine's, or a dense core's with
 #: CoreOptions(groupsum="serial").
 SERIAL_RTL = fileset("groupsum")
+#: The sequential core (gateflow.hdl.seq): all a core of CoreOptions(form="seq") needs.
+SEQ_RTL = fileset("seq")
 #: The board top and the hand-written RTL it needs besides the generated core.
 BOARD_RTL = fileset("board")
