@@ -65,8 +65,8 @@ class BuildOptions:
     check_timing: bool = True
     core_luts: bool = True  # also synthesise the network core alone
     force: bool = False  # build even when the LUT estimate is far above the capacity
-    # "spatial" or "tm" (gateflow.hdl.engine); None: the board's conv_form for a conv
-    # netlist, else spatial
+    # "spatial", "tm" (gateflow.hdl.engine) or "seq" (gateflow.hdl.seq); None: the
+    # board's conv_form for a conv netlist, else its dense_form
     form: str | None = None
     # "tree" or "serial" (gateflow.hdl.groupsum); None: the board's groupsum for the
     # spatial form (the engine's GroupSum is always serial)
@@ -79,10 +79,13 @@ class BuildOptions:
         every = board.pipeline_every if self.pipeline_every is None else self.pipeline_every
         form = self.form
         if form is None:
-            form = board.conv_form if net is not None and net.has_spatial else "spatial"
+            if net is None:
+                form = "spatial"
+            else:
+                form = board.conv_form if net.has_spatial else board.dense_form
         groupsum = self.groupsum
         if groupsum is None:
-            groupsum = "serial" if form == "tm" else board.groupsum
+            groupsum = board.groupsum if form == "spatial" else "serial"
         return dataclasses.replace(self, pipeline_every=every, form=form, groupsum=groupsum)
 
 
@@ -130,10 +133,10 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
                     # the board top's credits keep the core from ever being stalled,
                     # so the core needs no clock enable across its registers
                     "backpressure": False,
-                    **({"form": opts.form} if opts.form == "tm" else {}),
+                    **({"form": opts.form} if opts.form != "spatial" else {}),
                     **(
                         {"groupsum": "serial"}
-                        if opts.form != "tm" and opts.groupsum == "serial"
+                        if opts.form == "spatial" and opts.groupsum == "serial"
                         else {}
                     ),
                     "clk_hz": board.clock_hz,
@@ -358,8 +361,13 @@ def build(
     else:
         estimate = fit_check(net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum)
     unit = "logic cells" if board.family == "ice40" else "LUTs"
+    rams = (
+        f", {estimate['brams']} of {estimate['brams_capacity']} block RAMs"
+        if "brams" in estimate
+        else ""
+    )
     show(
-        f"estimate: about {estimate['cells']} {unit} of {estimate['capacity']} "
+        f"estimate: about {estimate['cells']} {unit} of {estimate['capacity']}{rams} "
         f"({100 * estimate['ratio']:.0f}%)" + (" - it may not fit" if estimate["ratio"] > 1 else "")
     )
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -485,6 +493,8 @@ def _build_in(
     }
     if board.family == "ice40":
         report["logic_cells_estimate"] = estimate["cells"]
+    if "brams" in estimate:
+        report["brams_estimate"] = estimate["brams"]
     if opts.core_luts:
         show.enter("synthesis of the network core alone (core_luts)")
         report.update(core_resources(board, work, out / "core_synth"))

@@ -54,6 +54,9 @@ class Board:
     # how a convolutional netlist is built by default: "spatial" (unrolled) or "tm" (the
     # time-multiplexed engine, gateflow.hdl.engine; the choice for small parts)
     conv_form: str = "spatial"
+    # how a dense netlist is built by default: "spatial" (every gate built) or "seq" (one
+    # gate per clock from a program in block RAM, gateflow.hdl.seq; for small parts)
+    dense_form: str = "spatial"
     # the GroupSum of a spatial core: "tree" (a popcount tree per class, one sample per
     # clock) or "serial" (gf_serial_groupsum, a sample every group + 1 clocks)
     groupsum: str = "tree"
@@ -148,6 +151,9 @@ def load_board(name: str, variant: str | None = None) -> Board:
     conv_form = data.get("conv_form", "spatial")
     if conv_form not in ("spatial", "tm"):
         raise BoardError(f"{where}: conv_form must be spatial or tm")
+    dense_form = data.get("dense_form", "spatial")
+    if dense_form not in ("spatial", "seq"):
+        raise BoardError(f"{where}: dense_form must be spatial or seq")
     groupsum = data.get("groupsum", "tree")
     if groupsum not in ("tree", "serial"):
         raise BoardError(f"{where}: groupsum must be tree or serial")
@@ -175,6 +181,7 @@ def load_board(name: str, variant: str | None = None) -> Board:
         variants=tuple(variants),
         pipeline_every=pipeline_every,
         conv_form=conv_form,
+        dense_form=dense_form,
         groupsum=groupsum,
     )
 

@@ -131,6 +131,8 @@ def estimate_luts(
         from gateflow.ir.lower import for_hardware
 
         net = for_hardware(net)
+    if form == "seq":
+        return _estimate_seq(net, family, board, scores)
     if form != "tm" and groupsum == "serial":
         from gateflow.hdl.groupsum import DENSE_BITS_PER_CYCLE, SerialTail, group_size
 
@@ -188,6 +190,48 @@ def estimate_luts(
     return out
 
 
+def _estimate_seq(net: Netlist, family: str, board: Board | None, scores: bool) -> dict[str, Any]:
+    """The sequential core (gateflow.hdl.seq): its LUTs do not grow with the network, its
+    block RAMs do (the program ROM and the two value memories), so ``brams`` is
+    estimated too and ``ratio`` is the larger of the LUT and block RAM ratios."""
+    from gateflow.hdl import seq
+
+    fam = FAMILIES[family]
+    costs = fam.lut_costs
+    program = seq.compile_program(net)
+    sw, iw = score_width(net), index_width(net)
+    out_bits = iw + (net.num_classes * sw if scores else 0)
+    parts = {
+        "seq": round(costs.seq + costs.seq_in_bit * net.num_inputs),
+        "board": round(costs.board + costs.board_bit * (net.num_inputs + out_bits)),
+    }
+    depth = seq.rom_depth(program)
+    brams = {
+        "program": fam.brams(depth, program.width),
+        "values": 2 * fam.brams(program.words, seq.WORD),
+        # the board's SEQ FIFO (8 bits) and result FIFO ({SEQ, result}), 8 entries each
+        "board": (fam.brams(8, 8) + fam.brams(8, 8 + out_bits)) if fam.board_fifo_bram else 0,
+    }
+    luts = parts["seq"] + parts["board"]
+    out: dict[str, Any] = {
+        "family": family,
+        "luts": luts,
+        "core_luts": parts["seq"],
+        "cells": round(luts * costs.cells_per_lut),
+        "parts": parts,
+        "brams": sum(brams.values()),
+        "bram_parts": brams,
+    }
+    if board is not None:
+        out["board_name"] = board.build_name
+        out["capacity"] = board.resources["luts"]
+        out["brams_capacity"] = board.resources["brams"]
+        out["ratio"] = round(
+            max(out["cells"] / out["capacity"], out["brams"] / out["brams_capacity"]), 3
+        )
+    return out
+
+
 def boards_that_fit(
     net: Netlist,
     pipeline_every: int = 1,
@@ -202,7 +246,7 @@ def boards_that_fit(
         for variant in first.variants or ("",):
             board = load_board(name, variant or None)
             est = estimate_luts(net, board, pipeline_every, scores, form, groupsum)
-            if est["cells"] <= est["capacity"]:
+            if est["ratio"] <= 1:
                 fits.append(board.build_name)
     return fits
 
@@ -217,6 +261,16 @@ def fit_check(
 ) -> dict[str, Any]:
     """The estimate for ``board``; raises FitError when it is above capacity x FIT_MARGIN."""
     est = estimate_luts(net, board, pipeline_every, scores, form, groupsum)
+    if "brams" in est and est["brams"] > est["brams_capacity"]:
+        # block RAMs cannot overflow into anything else: refused at once
+        fits = boards_that_fit(net, pipeline_every, scores, form, groupsum)
+        where = f"a board that fits ({', '.join(fits)})" if fits else "a bigger device"
+        raise FitError(
+            f"{board.build_name}: the sequential core needs about {est['brams']} block RAMs "
+            f"(program {est['bram_parts']['program']}, values {est['bram_parts']['values']}, "
+            f"board FIFOs {est['bram_parts']['board']}), the {board.device} has "
+            f"{est['brams_capacity']}; try smaller --widths, {where}, or another --form"
+        )
     if est["ratio"] > FIT_MARGIN:
         unit = "logic cells" if board.family == "ice40" else "LUTs"
         fits = boards_that_fit(net, pipeline_every, scores, form, groupsum)

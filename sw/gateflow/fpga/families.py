@@ -44,6 +44,12 @@ class LutCosts:
     3,695 logic cells, core 1,673; estimate 2,379 (1.08) / 3,838 (1.04). Its serial
     GroupSum's ``serial_bit`` (one LUT4 per grouped bit) matched that build's 1,089
     GroupSum LUTs for 1,000 bits.
+
+    The sequential core (``form="seq"``) was synthesised alone (core_luts) for the
+    digits network and three random ones of 48, 400 and 784 inputs: iCE40 308, 217,
+    547 and 872 LUT4 (``seq`` + ``seq_in_bit`` x inputs: 290, 218, 535, 881), ECP5 213,
+    598 and 994 for the random ones (216, 593, 1,004). Gowin takes ECP5's costs,
+    unmeasured.
     """
 
     gate: float  # a two-input gate (not a wire or constant), every layer registered
@@ -57,6 +63,11 @@ class LutCosts:
     # one grouped bit of the engine's serial GroupSum (its shift register and load
     # multiplexer; the last gate layer shares those LUT4s when unregistered)
     serial_bit: float = 1.0
+    # the sequential core (gf_gate_seq and its program ROM, gateflow.hdl.seq): a fixed
+    # part and a part per input bit (the multiplexer that writes the sample into the
+    # value memory a word at a time)
+    seq: float = 175
+    seq_in_bit: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,14 @@ class Family:
     # Yosys cells counted as LUTs after synthesis, each with its LUT weight
     lut_cells: tuple[tuple[str, int], ...]
     lut_costs: LutCosts
+    # the shapes (depth, width) one block RAM takes, for the block RAM estimate
+    bram_shapes: tuple[tuple[int, int], ...] = ()
+    # the board design's FIFOs are in block RAM (gateflow.fpga.bitstream: iCE40 only)
+    board_fifo_bram: bool = False
+
+    def brams(self, depth: int, width: int) -> int:
+        """Block RAMs for a memory of ``depth`` words of ``width`` bits, in its best shape."""
+        return min(-(-depth // d) * -(-width // w) for d, w in self.bram_shapes)
 
 
 FAMILIES: dict[str, Family] = {
@@ -82,17 +101,20 @@ FAMILIES: dict[str, Family] = {
             "ice40", "icestorm", "pcf", "synth_ice40", ".bin",
             "ICESTORM_LC", "ICESTORM_LC", "ICESTORM_RAM", (("SB_LUT4", 1),),
             LutCosts(1.0, 0.63, 0.9, 0.58, 1.0, 445, 0.47, cells_per_lut=1.25),
+            ((2048, 2), (1024, 4), (512, 8), (256, 16)), board_fifo_bram=True,
         ),
         Family(
             "ecp5", "trellis", "lpf", "synth_ecp5", ".bit",
             "TRELLIS_COMB", "TRELLIS_FF", "DP16KD", (("LUT4", 1), ("CCU2C", 2)),
-            LutCosts(1.0, 0.63, 1.1, 0.7, 1.0, 462, 0.4),
+            LutCosts(1.0, 0.63, 1.1, 0.7, 1.0, 462, 0.4, seq=165, seq_in_bit=1.07),
+            ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         ),
         Family(
             "gowin", "apicula", "cst", "synth_gowin", ".fs",
             "LUT4", "DFF", "BSRAM",
             (("LUT1", 1), ("LUT2", 1), ("LUT3", 1), ("LUT4", 1), ("ALU", 1)),
-            LutCosts(1.0, 0.63, 1.6, 0.9, 1.0, 494, 0.4),
+            LutCosts(1.0, 0.63, 1.6, 0.9, 1.0, 494, 0.4, seq=165, seq_in_bit=1.07),
+            ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         ),
     )
 }  # fmt: skip

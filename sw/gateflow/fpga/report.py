@@ -155,6 +155,7 @@ _PARTS = (
     (re.compile(r"^gf_argmax"), "argmax"),
     (re.compile(r"^gf_(window|image_source)"), "engine"),
     (re.compile(r"_tail$"), "head"),
+    (re.compile(r"^gf_gate_seq|_rom$"), "seq"),
 )
 
 
@@ -162,8 +163,9 @@ def breakdown(stat: dict[str, Any], top: str, family: str) -> dict[str, dict[str
     """LUTs and flip-flops of a hierarchical Yosys ``stat -json`` by part of the core:
     ``network`` (the gate network), ``conv trees`` (an engine's stage logic),
     ``popcount`` (GroupSum: popcount trees, or an engine's serial GroupSum), ``argmax``,
-    ``engine`` (an engine's source, stages and collector) and ``head`` (the dense core's
-    own registers and output buffer)."""
+    ``engine`` (an engine's source, stages and collector), ``seq`` (the sequential core,
+    gf_gate_seq and its program ROM) and ``head`` (the dense core's own registers and
+    output buffer)."""
     modules = stat["modules"]
     engine_top = any(m.lstrip("\\").endswith("_tail") for m in modules)
     out: dict[str, dict[str, int]] = {}
@@ -186,7 +188,7 @@ def breakdown(stat: dict[str, Any], top: str, family: str) -> dict[str, dict[str
                 walk(sub, times * n)
 
     walk(f"\\{top}" if f"\\{top}" in modules else top, 1)
-    return {k: out[k] for k in sorted(out)}
+    return {k: out[k] for k in sorted(out) if out[k]["luts"] or out[k]["ffs"]}
 
 
 def _base(name: str) -> str:

@@ -32,6 +32,11 @@ OP_PASS_A = BY_NAME["A"].id  # a count of a stored signal: the gate that passes 
 OP_FALSE = BY_NAME["FALSE"].id
 #: clocks of a sample beyond its instructions: fetch, operand read, then the result
 PIPELINE = 3
+#: The ROM's depth is padded to a power of two up to this depth (iCE40 block RAM's
+#: deepest shape, 2,048 x 2): Yosys then fills whole blocks, where for an odd depth it
+#: trades a block for a depth multiplexer of a LUT per instruction bit and block
+#: (1,584 x 27 bits: 12 blocks and 135 LUT4 against 14 blocks and none).
+ROM_PAD_DEPTH = 2048
 
 
 class SeqError(GateflowError):
@@ -172,6 +177,12 @@ def run_program(program: Program, bits: np.ndarray) -> np.ndarray:
     return np.stack(scores, axis=1)
 
 
+def rom_depth(program: Program) -> int:
+    """The program ROM's declared depth: the instructions, padded (ROM_PAD_DEPTH)."""
+    pad = 1 << max(0, (program.size - 1).bit_length())
+    return pad if pad <= ROM_PAD_DEPTH else program.size
+
+
 def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[str, str]:
     """The core ``top``: ``gf_gate_seq`` and its program ROM ``<top>_rom`` (block RAM,
     its contents in an initial block)."""
@@ -181,6 +192,7 @@ def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[
     width = program.width
     digits = -(-width // 4)
     pcw = max(1, (program.size - 1).bit_length())
+    depth = rom_depth(program)
     t = timing(program)
     return {
         f"{top}.sv": codegen._env()
@@ -199,6 +211,7 @@ def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[
             addr_width=program.addr_width,
             width=width,
             pcw=pcw,
+            depth=depth,
             rom=[f"{width}'h{v:0{digits}x}" for v in program.encoded()],
             num_gates=net.num_gates,
             latency=t["latency"],
