@@ -135,10 +135,18 @@ module gf_gate_seq #(
   wire                last_class = cls == IDX_W'(N_CLASSES - 1);
 
   // the sample's input words, for Load
-  wire [NIW*16-1:0] in_words = (NIW * 16)'(s_axis_tdata);
+  localparam int XW = (NIW > 1) ? $clog2(NIW) : 1;
+  wire  [NIW*16-1:0] in_bits = (NIW * 16)'(s_axis_tdata);
+  logic [      15:0] in_word[NIW];
+  for (genvar i = 0; i < NIW; i++) begin : g_in_word
+    assign in_word[i] = in_bits[i*16+:16];
+  end
+  /* verilator lint_off UNUSEDSIGNAL */
+  wire [WA-1:0] in_index = wptr;  // below NIW during Load
+  /* verilator lint_on UNUSEDSIGNAL */
   assign s_axis_tready = state == Load && wptr == WA'(NIW - 1);
   assign we = (state == Load) ? s_axis_tvalid : is_write;
-  assign wdata = (state == Load) ? in_words[{wptr, 4'b0}+:16] : word;
+  assign wdata = (state == Load) ? in_word[in_index[XW-1:0]] : word;
 
   always_ff @(posedge clk) begin
     v1    <= fetching;

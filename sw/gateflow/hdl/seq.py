@@ -29,7 +29,6 @@ from gateflow.ir.netlist import LogicLayer, Netlist, index_width, score_width
 WORD = 16  # bits per value-memory word
 NOP, WRITE, WRITE_END, COUNT, COUNT_END = range(5)  # instruction kinds (gf_gate_seq.sv)
 OP_PASS_A = BY_NAME["A"].id  # a count of a stored signal: the gate that passes a on
-OP_FALSE = BY_NAME["FALSE"].id
 #: clocks of a sample beyond its instructions: fetch, operand read, then the result
 PIPELINE = 3
 #: The ROM's depth is padded to a power of two up to this depth (iCE40 block RAM's
@@ -136,8 +135,6 @@ def compile_program(net: Netlist) -> Program:
                 counts.append((int(layer.op[j]), int(addr[layer.a[j]]), int(addr[layer.b[j]])))
             else:
                 counts.append((OP_PASS_A, int(addr[s]), 0))
-        if not counts:  # an empty group scores 0
-            counts.append((OP_FALSE, 0, 0))
         rows += [(COUNT, *c) for c in counts[:-1]]
         rows.append((COUNT_END, *counts[-1]))
     kind, op, a, b = (np.array(col, dtype=np.int64) for col in zip(*rows))
@@ -184,8 +181,9 @@ def rom_depth(program: Program) -> int:
 
 
 def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[str, str]:
-    """The core ``top``: ``gf_gate_seq`` and its program ROM ``<top>_rom`` (block RAM,
-    its contents in an initial block)."""
+    """The core ``top`` (``gf_gate_seq`` and its program ROM) and the ROM ``<top>_rom``
+    (block RAM, its contents in an initial block): ``{file name: text}`` in compile
+    order."""
     from gateflow.hdl import codegen
 
     sw, iw = score_width(net), index_width(net)
@@ -194,29 +192,30 @@ def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[
     pcw = max(1, (program.size - 1).bit_length())
     depth = rom_depth(program)
     t = timing(program)
+    ctx = {
+        "header": header,
+        "top": top,
+        "num_inputs": net.num_inputs,
+        "num_classes": net.num_classes,
+        "score_width": sw,
+        "index_width": iw,
+        "scores": opts.scores,
+        "out_width": iw + (net.num_classes * sw if opts.scores else 0),
+        "n_instr": program.size,
+        "words": program.words,
+        "addr_width": program.addr_width,
+        "width": width,
+        "pcw": pcw,
+        "depth": depth,
+        "num_gates": net.num_gates,
+        "latency": t["latency"],
+        "interval": t["interval"],
+    }
+    env = codegen._env()
+    rom = [f"{width}'h{v:0{digits}x}" for v in program.encoded()]
     return {
-        f"{top}.sv": codegen._env()
-        .get_template("seq.sv.j2")
-        .render(
-            header=header,
-            top=top,
-            num_inputs=net.num_inputs,
-            num_classes=net.num_classes,
-            score_width=sw,
-            index_width=iw,
-            scores=opts.scores,
-            out_width=iw + (net.num_classes * sw if opts.scores else 0),
-            n_instr=program.size,
-            words=program.words,
-            addr_width=program.addr_width,
-            width=width,
-            pcw=pcw,
-            depth=depth,
-            rom=[f"{width}'h{v:0{digits}x}" for v in program.encoded()],
-            num_gates=net.num_gates,
-            latency=t["latency"],
-            interval=t["interval"],
-        )
+        f"{top}_rom.sv": env.get_template("seq_rom.sv.j2").render(rom=rom, **ctx),
+        f"{top}.sv": env.get_template("seq.sv.j2").render(**ctx),
     }
 
 
