@@ -152,3 +152,8 @@ def test_boards_default_form():
     assert BuildOptions().for_board(ulx, dense).form == "spatial"
     assert BuildOptions(form="spatial").for_board(ice, dense).form == "spatial"
     assert BuildOptions(form="seq").for_board(ulx, dense).groupsum == "serial"
+    # what the block RAMs cannot hold, or threshold neurons, the board builds spatially
+    big = random_netlist(128, [4000, 4000, 1000], 10, seed=1)
+    binary = random_netlist(20, [30, 12], 3, seed=2, kind="binary")
+    assert BuildOptions().for_board(ice, big).form == "spatial"
+    assert BuildOptions().for_board(ice, binary).form == "spatial"

@@ -74,19 +74,32 @@ class BuildOptions:
 
     def for_board(self, board: Board, net: Netlist | None = None) -> BuildOptions:
         """These options with the board's defaults filled in: ``pipeline_every``,
-        ``form`` for the netlist ``net`` (spatial when no netlist is given) and
-        ``groupsum``."""
+        ``form`` for the netlist ``net`` (spatial when no netlist is given; a board whose
+        dense_form is seq builds a dense netlist as the sequential core when it can, see
+        :func:`seq_fits`) and ``groupsum``."""
         every = board.pipeline_every if self.pipeline_every is None else self.pipeline_every
         form = self.form
         if form is None:
             if net is None:
                 form = "spatial"
+            elif net.has_spatial:
+                form = board.conv_form
             else:
-                form = board.conv_form if net.has_spatial else board.dense_form
+                form = board.dense_form if seq_fits(net, board) else "spatial"
         groupsum = self.groupsum
         if groupsum is None:
             groupsum = board.groupsum if form == "spatial" else "serial"
         return dataclasses.replace(self, pipeline_every=every, form=form, groupsum=groupsum)
+
+
+def seq_fits(net: Netlist, board: Board) -> bool:
+    """Whether ``board`` would build ``net`` as the sequential core by default: its
+    dense_form is seq, the netlist has only two-input gates, and the program and value
+    memories fit the device's block RAMs (estimate). Otherwise the default is spatial."""
+    if board.dense_form != "seq" or any(layer.kind == "threshold" for layer in net.layers):
+        return False
+    est = estimate_luts(net, board, form="seq")
+    return est["brams"] <= est["brams_capacity"]
 
 
 def tool_env() -> dict[str, str]:
