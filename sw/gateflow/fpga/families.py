@@ -47,9 +47,12 @@ class LutCosts:
 
     The sequential core (``form="seq"``) was synthesised alone (core_luts) for the
     digits network and three random ones of 48, 400 and 784 inputs: iCE40 308, 217,
-    547 and 872 LUT4 (``seq`` + ``seq_in_bit`` x inputs: 290, 218, 535, 881), ECP5 213,
-    598 and 994 for the random ones (216, 593, 1,004). Gowin takes ECP5's costs,
-    unmeasured.
+    547 and 872 LUT4 (``seq`` + ``seq_in_bit`` x inputs: 290, 218, 535, 881); ECP5 362
+    (the digits build on the ULX3S and the OrangeCrab), 213, 598 and 994 (332, 246,
+    623, 1,034). Gowin: 398 on the Tang Nano 9K for the digits network (396), its only
+    calibration point. On ECP5 and Gowin Yosys put the digits network's small value
+    memories into LUT RAM; the block RAM estimate counts them as block RAM (5 against 3
+    measured), which errs on the side of a refusal.
     """
 
     gate: float  # a two-input gate (not a wire or constant), every layer registered
@@ -106,14 +109,14 @@ FAMILIES: dict[str, Family] = {
         Family(
             "ecp5", "trellis", "lpf", "synth_ecp5", ".bit",
             "TRELLIS_COMB", "TRELLIS_FF", "DP16KD", (("LUT4", 1), ("CCU2C", 2)),
-            LutCosts(1.0, 0.63, 1.1, 0.7, 1.0, 462, 0.4, seq=165, seq_in_bit=1.07),
+            LutCosts(1.0, 0.63, 1.1, 0.7, 1.0, 462, 0.4, seq=195, seq_in_bit=1.07),
             ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         ),
         Family(
             "gowin", "apicula", "cst", "synth_gowin", ".fs",
             "LUT4", "DFF", "BSRAM",
             (("LUT1", 1), ("LUT2", 1), ("LUT3", 1), ("LUT4", 1), ("ALU", 1)),
-            LutCosts(1.0, 0.63, 1.6, 0.9, 1.0, 494, 0.4, seq=165, seq_in_bit=1.07),
+            LutCosts(1.0, 0.63, 1.6, 0.9, 1.0, 494, 0.4, seq=255, seq_in_bit=1.1),
             ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36)),
         ),
     )
