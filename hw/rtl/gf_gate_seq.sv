@@ -11,7 +11,11 @@
 //   Load  the sample's IN_BITS bits are written into words 0 .. NIW-1, one word per
 //         clock; s_axis_tready is high in the clock that writes the last word, so
 //         the sample is taken after NIW clocks (s_axis_tdata is read while
-//         s_axis_tvalid is high, as AXI-Stream holds it until the handshake);
+//         s_axis_tvalid is high, as AXI-Stream holds it until the handshake). With
+//         WORD_IN = 1 the sample arrives as NIW transfers of one 16-bit word each
+//         instead (s_axis_tdata is the word; s_axis_tready is high during Load), so
+//         a producer that makes the sample word by word (the time-multiplexed
+//         engine's last stage) needs neither a sample register nor a multiplexer;
 //   Run   the program runs from its first instruction, one per clock, through a
 //         three-stage pipeline: fetch (the ROM's registered read), operand read (the
 //         memories' registered reads), execute;
@@ -37,7 +41,9 @@
 `default_nettype none
 
 module gf_gate_seq #(
-    parameter int IN_BITS   = 64,
+    parameter int IN_BITS   = 64,  // with WORD_IN, 16 * the words of a sample
+    parameter int WORD_IN   = 0,
+    parameter int IN_WORDS  = 1,   // with WORD_IN: the words (transfers) of a sample
     parameter int N_INSTR   = 16,  // instructions in the program
     parameter int WORDS     = 8,   // value memory words (16 bits each), at least 2
     parameter int N_CLASSES = 10,
@@ -62,9 +68,12 @@ module gf_gate_seq #(
     input  wire logic [IW-1:0]        rom_data
 );
 
-  localparam int NIW = (IN_BITS + 15) / 16;  // input words
+  localparam int NIW = (WORD_IN != 0) ? IN_WORDS : (IN_BITS + 15) / 16;  // input words
   localparam int WA = AW - 4;  // word address width
 
+  if (WORD_IN != 0 && IN_BITS != 16) begin : g_bad_word
+    $fatal(1, "gf_gate_seq: with WORD_IN, s_axis_tdata is one 16-bit word (IN_BITS = 16)");
+  end
   if (WORDS < 2 || WORDS < NIW || N_INSTR < 1 || N_CLASSES < 1) begin : g_bad_size
     $fatal(1, "gf_gate_seq: WORDS must be at least 2 and hold the input, N_INSTR and N_CLASSES at least 1");
   end
@@ -135,18 +144,26 @@ module gf_gate_seq #(
   wire                last_class = cls == IDX_W'(N_CLASSES - 1);
 
   // the sample's input words, for Load
-  localparam int XW = (NIW > 1) ? $clog2(NIW) : 1;
-  wire  [NIW*16-1:0] in_bits = (NIW * 16)'(s_axis_tdata);
-  logic [      15:0] in_word[NIW];
-  for (genvar i = 0; i < NIW; i++) begin : g_in_word
-    assign in_word[i] = in_bits[i*16+:16];
+  wire last_word = wptr == WA'(NIW - 1);
+  logic [15:0] in_data;
+  if (WORD_IN != 0) begin : g_word_in
+    assign in_data = s_axis_tdata[15:0];
+    assign s_axis_tready = state == Load;
+  end else begin : g_sample_in
+    localparam int XW = (NIW > 1) ? $clog2(NIW) : 1;
+    wire  [NIW*16-1:0] in_bits = (NIW * 16)'(s_axis_tdata);
+    logic [      15:0] in_word[NIW];
+    for (genvar i = 0; i < NIW; i++) begin : g_in_word
+      assign in_word[i] = in_bits[i*16+:16];
+    end
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [WA-1:0] in_index = wptr;  // below NIW during Load
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign in_data = in_word[in_index[XW-1:0]];
+    assign s_axis_tready = state == Load && last_word;
   end
-  /* verilator lint_off UNUSEDSIGNAL */
-  wire [WA-1:0] in_index = wptr;  // below NIW during Load
-  /* verilator lint_on UNUSEDSIGNAL */
-  assign s_axis_tready = state == Load && wptr == WA'(NIW - 1);
   assign we = (state == Load) ? s_axis_tvalid : is_write;
-  assign wdata = (state == Load) ? in_word[in_index[XW-1:0]] : word;
+  assign wdata = (state == Load) ? in_data : word;
 
   always_ff @(posedge clk) begin
     v1    <= fetching;
@@ -165,7 +182,7 @@ module gf_gate_seq #(
       case (state)
         Load: begin
           if (s_axis_tvalid) wptr <= wptr + 1'b1;  // after the last word: the first gate word
-          if (s_axis_tvalid && s_axis_tready) begin
+          if (s_axis_tvalid && s_axis_tready && last_word) begin
             state    <= Run;
             pc       <= '0;
             fetching <= 1'b1;

@@ -48,7 +48,11 @@ PROGRESS: list[str] = []
 def icebreaker_build(tmp_path_factory, small_net):
     out = tmp_path_factory.mktemp("icebreaker") / "build"
     report = build(
-        load_board("icebreaker"), small_net, out, BuildOptions(seed=1), progress=PROGRESS.append
+        load_board("icebreaker"),
+        small_net,
+        out,
+        BuildOptions(seed=1, form="spatial"),
+        progress=PROGRESS.append,
     )
     return out, report
 
@@ -228,15 +232,34 @@ def test_report_breaks_the_core_down_by_part(icebreaker_build):
 
 
 def test_conv_net_builds_as_the_engine_on_the_icebreaker(tmp_path):
-    """The iCEBreaker's default form for a conv netlist is the time-multiplexed engine:
-    it builds, meets timing, and its report says so, with the engine's parts."""
+    """The iCEBreaker's default form for a conv netlist is the time-multiplexed engine,
+    with the sequential core as its dense tail (dense_form seq): it builds, meets
+    timing, and its report says so, with the engine's parts and its block RAMs."""
     spec = [parse_spatial("conv:8,k=3,p=1,d=2"), parse_spatial("pool")]
     net, _ = run_passes(random_conv_netlist((8, 8, 2), spec, [60, 30], 10, seed=7))
     report = build(load_board("icebreaker"), net, tmp_path / "b", BuildOptions(seed=1))
-    assert report["form"] == "tm" and report["timing_met"]
+    assert report["form"] == "tm" and report["tail"] == "seq" and report["timing_met"]
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
-    assert report["cycles_per_sample"] == manifest["cycles_per_sample"] == 100
-    assert {"engine", "conv trees", "network"} <= set(report["breakdown"])
+    assert report["cycles_per_sample"] == manifest["cycles_per_sample"]
+    assert manifest["engine"]["tail"] == "seq"
+    assert {"engine", "conv trees", "seq"} <= set(report["breakdown"])
     assert report["breakdown"]["engine"]["ffs"] >= net.num_inputs  # the sample register
     assert _within(report["core_luts_estimate"], report["core_luts"], 1.5), report
     assert _within(report["logic_cells_estimate"], report["logic_cells"], 1.5), report
+    assert report["brams"] <= report["brams_estimate"] <= 30
+
+
+def test_dense_net_builds_as_the_sequential_core_on_the_icebreaker(
+    tmp_path, small_net, icebreaker_build
+):
+    """The iCEBreaker's default form for a dense netlist is the sequential core: it
+    builds, meets timing, takes fewer LUTs than the spatial build of the same net, and
+    its estimate holds the block RAMs it used."""
+    report = build(load_board("icebreaker"), small_net, tmp_path / "b", BuildOptions(seed=1))
+    assert report["form"] == "seq" and report["timing_met"]
+    assert report["luts"] < icebreaker_build[1]["luts"]  # the same net built spatially
+    assert set(report["estimate"]) == {"seq", "board"} and "seq" in report["breakdown"]
+    assert _within(report["core_luts_estimate"], report["core_luts"]), report
+    assert report["brams"] <= report["brams_estimate"] <= 30
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert report["cycles_per_sample"] == manifest["cycles_per_sample"]

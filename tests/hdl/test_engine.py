@@ -130,7 +130,7 @@ def test_board_conv_form_and_build_options():
     conv, dense = _net(), random_netlist(20, [10, 4], 2)
     assert ice.conv_form == "tm" and ulx.conv_form == "spatial"
     assert BuildOptions().for_board(ice, conv).form == "tm"
-    assert BuildOptions().for_board(ice, dense).form == "spatial"
+    assert BuildOptions().for_board(ice, dense).form == "seq"  # dense_form (docs/seq.md)
     assert BuildOptions().for_board(ulx, conv).form == "spatial"
     assert BuildOptions(form="spatial").for_board(ice, conv).form == "spatial"
 

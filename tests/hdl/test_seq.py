@@ -157,3 +157,53 @@ def test_boards_default_form():
     binary = random_netlist(20, [30, 12], 3, seed=2, kind="binary")
     assert BuildOptions().for_board(ice, big).form == "spatial"
     assert BuildOptions().for_board(ice, binary).form == "spatial"
+
+
+def test_position_layout_and_a_tail_program():
+    """An engine's tail takes the last map position by position, each in whole words."""
+    addr, words = seq.position_layout(3, 20)
+    assert words == 6 and addr[:20].tolist() == list(range(20))
+    assert addr[20] == 32 and addr[59] == 5 * 16 + 3
+    addr, words = seq.position_layout(5, 3)
+    assert words == 5 and addr.tolist()[:6] == [0, 1, 2, 16, 17, 18]
+    from gateflow.hdl.engine import tail_netlist
+
+    net = random_conv_netlist(
+        (6, 6, 2), [ConvSpec(20, (3, 3), (2, 2), (1, 1), 2)], [40, 20], 4, seed=4
+    )
+    tail = tail_netlist(net)
+    program = seq.compile_program(tail, seq.position_layout(9, 20))
+    bits = _bits(tail)
+    assert np.array_equal(seq.run_program(program, bits), eval_bits(tail, bits).scores)
+
+
+def test_word_model_timing():
+    """SeqModel: a word per clock while loading, then N + 2 clocks, then one out."""
+    program = seq.compile_program(random_netlist(37, [50, 30], 3, seed=1))
+    model = seq.SeqModel(program)
+    events = [model.clock(True) for _ in range(2 * (program.in_words + program.size + 3))]
+    took = [i for i, (t, _) in enumerate(events) if t]
+    done = [i for i, (_, d) in enumerate(events) if d]
+    assert took[: program.in_words] == list(range(program.in_words))
+    last = program.in_words - 1
+    assert done[0] == last + program.size + 3  # the manifest's latency after the last word
+    assert took[program.in_words] == done[0] + 1
+
+
+def test_tail_option_and_board_default(tmp_path):
+    with pytest.raises(GateflowError, match="goes with --form tm"):
+        CoreOptions(tail="seq").check()
+    with pytest.raises(GateflowError, match="goes with --form tm"):
+        BuildOptions(tail="seq", form="spatial").for_board(load_board("ulx3s"))
+    ice, ulx = load_board("icebreaker"), load_board("ulx3s")
+    conv = random_conv_netlist((6, 6, 2), [ConvSpec(4, (3, 3), (1, 1), (1, 1), 2)], [40, 20], 4)
+    assert BuildOptions().for_board(ice, conv).tail == "seq"
+    assert BuildOptions().for_board(ulx, conv).tail == "spatial"
+    assert BuildOptions(tail="spatial").for_board(ice, conv).tail == "spatial"
+    est = estimate_luts(conv, ice, form="tm", tail="seq")
+    assert {"program", "values", "board", "line buffers"} == set(est["bram_parts"])
+    assert est["parts"]["seq"] == 175  # words in: no sample multiplexer
+    core = generate(conv, tmp_path, CoreOptions(form="tm", tail="seq"))
+    m = core.manifest
+    assert m["engine"]["tail"] == "seq" and "seq" in m["engine"]
+    assert {"gf_gate_seq.sv", "gf_pos_words.sv", "gf_core_tail_rom.sv"} <= set(m["files"])

@@ -32,6 +32,7 @@ def cmd_bitstream(args: argparse.Namespace) -> int:
         force=args.force,
         form=args.form,
         groupsum=args.groupsum,
+        tail=args.tail,
     )
 
     def progress(line: str) -> None:

@@ -39,6 +39,7 @@ def _build_folder(args: argparse.Namespace) -> Path:
         scores=not args.no_scores,
         form=args.form,
         groupsum=args.groupsum,
+        tail=args.tail,
     )
 
 

@@ -303,6 +303,20 @@ def add_form_arg(g, default: str | None) -> None:
         "program in block RAM, a few hundred LUTs for any network (docs/seq.md) "
         f"(default: {shown})",
     )
+    tail_default = None if default is None else "spatial"
+    shown_tail = (
+        "the board's dense_form where its block RAMs hold the tail, else spatial"
+        if default is None
+        else "spatial"
+    )
+    g.add_argument(
+        "--tail",
+        choices=("spatial", "seq"),
+        default=tail_default,
+        help="with --form tm, the engine's dense tail: spatial (every gate built, a serial "
+        "GroupSum) or seq (the sequential core, fed the flattened map word by word; "
+        f"docs/seq.md) (default: {shown_tail})",
+    )
 
 
 def core_options(args: argparse.Namespace):
@@ -316,6 +330,7 @@ def core_options(args: argparse.Namespace):
         scores=not args.no_scores,
         form=args.form,
         groupsum=args.groupsum,
+        tail=args.tail,
     )
 
 

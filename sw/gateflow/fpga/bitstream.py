@@ -71,6 +71,9 @@ class BuildOptions:
     # "tree" or "serial" (gateflow.hdl.groupsum); None: the board's groupsum for the
     # spatial form (the engine's GroupSum is always serial)
     groupsum: str | None = None
+    # the engine's dense tail, "spatial" or "seq"; None: seq when the board's dense_form
+    # is seq and the tail's program fits its block RAMs (see seq_fits), else spatial
+    tail: str | None = None
 
     def for_board(self, board: Board, net: Netlist | None = None) -> BuildOptions:
         """These options with the board's defaults filled in: ``pipeline_every``,
@@ -89,16 +92,31 @@ class BuildOptions:
         groupsum = self.groupsum
         if groupsum is None:
             groupsum = board.groupsum if form == "spatial" else "serial"
-        return dataclasses.replace(self, pipeline_every=every, form=form, groupsum=groupsum)
+        tail = self.tail
+        if tail == "seq" and form != "tm":
+            raise GateflowError(
+                "--tail seq is the time-multiplexed engine's dense tail; it goes with --form tm"
+            )
+        if tail is None:
+            tail = "spatial"
+            if form == "tm" and net is not None and seq_fits(net, board, tail=True):
+                tail = "seq"
+        return dataclasses.replace(
+            self, pipeline_every=every, form=form, groupsum=groupsum, tail=tail
+        )
 
 
-def seq_fits(net: Netlist, board: Board) -> bool:
-    """Whether ``board`` would build ``net`` as the sequential core by default: its
-    dense_form is seq, the netlist has only two-input gates, and the program and value
-    memories fit the device's block RAMs (estimate). Otherwise the default is spatial."""
+def seq_fits(net: Netlist, board: Board, tail: bool = False) -> bool:
+    """Whether ``board`` would build ``net`` as the sequential core by default (with
+    ``tail``: the time-multiplexed engine of the conv netlist ``net`` with a sequential
+    tail): its dense_form is seq, the (tail) netlist has only two-input gates, and the
+    estimate's block RAMs fit the device. Otherwise the default is spatial."""
     if board.dense_form != "seq" or any(layer.kind == "threshold" for layer in net.layers):
         return False
-    est = estimate_luts(net, board, form="seq")
+    if tail:
+        est = estimate_luts(net, board, form="tm", tail="seq")
+    else:
+        est = estimate_luts(net, board, form="seq")
     return est["brams"] <= est["brams_capacity"]
 
 
@@ -147,6 +165,7 @@ def build_core_text(board: Board, ir_path: Path, opts: BuildOptions) -> str:
                     # so the core needs no clock enable across its registers
                     "backpressure": False,
                     **({"form": opts.form} if opts.form != "spatial" else {}),
+                    **({"tail": "seq"} if opts.form == "tm" and opts.tail == "seq" else {}),
                     **(
                         {"groupsum": "serial"}
                         if opts.form == "spatial" and opts.groupsum == "serial"
@@ -369,10 +388,12 @@ def build(
     show = _Progress(board, progress)
     if opts.force:
         estimate = estimate_luts(
-            net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum
+            net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum, opts.tail
         )
     else:
-        estimate = fit_check(net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum)
+        estimate = fit_check(
+            net, board, opts.pipeline_every, opts.scores, opts.form, opts.groupsum, opts.tail
+        )
     unit = "logic cells" if board.family == "ice40" else "LUTs"
     rams = (
         f", {estimate['brams']} of {estimate['brams_capacity']} block RAMs"
@@ -490,6 +511,7 @@ def _build_in(
         ),
         "ir_sha256": net.sha256(),
         "form": opts.form,
+        **({"tail": opts.tail} if opts.form == "tm" else {}),
         "groupsum": "serial" if "cycles_per_sample" in manifest else "tree",
         **(
             {"cycles_per_sample": manifest["cycles_per_sample"]}

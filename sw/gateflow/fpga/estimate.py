@@ -90,6 +90,7 @@ def estimate_luts(
     scores: bool = True,
     form: str = "spatial",
     groupsum: str | None = None,
+    tail: str = "spatial",
 ) -> dict[str, Any]:
     """The LUTs ``net`` needs as a board build on ``target`` (a Board, a board name or a
     family name from gateflow.fpga.families), with a breakdown.
@@ -103,7 +104,9 @@ def estimate_luts(
     the gates are the kernel trees once plus the dense tail, ``engine`` prices the
     sample register (a LUT per input bit) and each stage's counters, and on iCE40 the
     collector's flip-flops (one per flattened bit, each alone in a logic cell) add to
-    ``cells``.
+    ``cells``. With ``tail="seq"`` the engine's dense tail is the sequential core: no
+    collector, and block RAMs are estimated (``brams``: its program and value memories,
+    the stages' line buffers, the board's FIFOs).
     """
     family, board = _family_of(target)
     costs = FAMILIES[family].lut_costs
@@ -124,6 +127,11 @@ def estimate_luts(
                 engine += s.layer.in_shape[2] * (s.layer.kernel[0] * s.layer.kernel[1] - 1) / 3
         # calibrated on the digits-conv engine on the iCEBreaker (docs/engine.md)
         engine += 1.1 * n_in + 60 * len(stage_list)
+        if tail == "seq":
+            return _estimate_seq(
+                tail_netlist(net), family, board, scores, stage_list,
+                {"gates": round(gates * costs.gate_merged), "engine": round(engine)},
+            )  # fmt: skip
         ff_cells = flatten.size if family == "ice40" else 0
         net = tail_netlist(net)
         serial = serial_groupsum(net, stage_list)
@@ -190,21 +198,37 @@ def estimate_luts(
     return out
 
 
-def _estimate_seq(net: Netlist, family: str, board: Board | None, scores: bool) -> dict[str, Any]:
+def _estimate_seq(
+    net: Netlist,
+    family: str,
+    board: Board | None,
+    scores: bool,
+    stage_list: list | None = None,
+    engine_parts: dict[str, int] | None = None,
+) -> dict[str, Any]:
     """The sequential core (gateflow.hdl.seq): its LUTs do not grow with the network, its
     block RAMs do (the program ROM and the two value memories), so ``brams`` is
-    estimated too and ``ratio`` is the larger of the LUT and block RAM ratios."""
+    estimated too and ``ratio`` is the larger of the LUT and block RAM ratios. With
+    ``stage_list``, ``net`` is the dense tail of a time-multiplexed engine whose stages
+    are priced in ``engine_parts``: the tail takes the words of the last map, and the
+    stages' line buffers are counted as block RAM."""
     from gateflow.hdl import seq
 
     fam = FAMILIES[family]
     costs = fam.lut_costs
-    program = seq.compile_program(net)
+    n_in = net.num_inputs
+    layout = None
+    if stage_list is not None:
+        h, w, c = stage_list[-1].layer.out_shape
+        layout = seq.position_layout(h * w, c)
+    program = seq.compile_program(net, layout)
     sw, iw = score_width(net), index_width(net)
     out_bits = iw + (net.num_classes * sw if scores else 0)
-    parts = {
-        "seq": round(costs.seq + costs.seq_in_bit * net.num_inputs),
-        "board": round(costs.board + costs.board_bit * (net.num_inputs + out_bits)),
-    }
+    parts = dict(engine_parts or {})
+    # the sample multiplexer of a core that takes whole samples; an engine's tail takes words
+    parts["seq"] = round(costs.seq + (0 if stage_list else costs.seq_in_bit * n_in))
+    board_in = n_in if stage_list is None else int(np.prod(stage_list[0].layer.in_shape))
+    parts["board"] = round(costs.board + costs.board_bit * (board_in + out_bits))
     depth = seq.rom_depth(program)
     brams = {
         "program": fam.brams(depth, program.width),
@@ -212,12 +236,18 @@ def _estimate_seq(net: Netlist, family: str, board: Board | None, scores: bool) 
         # the board's SEQ FIFO (8 bits) and result FIFO ({SEQ, result}), 8 entries each
         "board": (fam.brams(8, 8) + fam.brams(8, 8 + out_bits)) if fam.board_fifo_bram else 0,
     }
-    luts = parts["seq"] + parts["board"]
+    if stage_list is not None:  # each stage keeps KH - 1 rows of its padded map
+        brams["line buffers"] = sum(
+            fam.brams(s.params["W"] + 2 * s.params["PW"], (s.params["KH"] - 1) * s.params["C"])
+            for s in stage_list
+            if s.params["KH"] > 1
+        )
+    luts = sum(parts.values())
     out: dict[str, Any] = {
         "family": family,
         "luts": luts,
-        "core_luts": parts["seq"],
-        "cells": round(luts * costs.cells_per_lut),
+        "core_luts": luts - parts["board"],
+        "cells": round(luts * costs.seq_cells_per_lut),
         "parts": parts,
         "brams": sum(brams.values()),
         "bram_parts": brams,
@@ -238,6 +268,7 @@ def boards_that_fit(
     scores: bool = True,
     form: str = "spatial",
     groupsum: str | None = None,
+    tail: str = "spatial",
 ) -> list[str]:
     """Boards (and variants, as ``board-variant``) whose capacity holds the estimate."""
     fits = []
@@ -245,7 +276,7 @@ def boards_that_fit(
         first = load_board(name)
         for variant in first.variants or ("",):
             board = load_board(name, variant or None)
-            est = estimate_luts(net, board, pipeline_every, scores, form, groupsum)
+            est = estimate_luts(net, board, pipeline_every, scores, form, groupsum, tail)
             if est["ratio"] <= 1:
                 fits.append(board.build_name)
     return fits
@@ -258,22 +289,23 @@ def fit_check(
     scores: bool = True,
     form: str = "spatial",
     groupsum: str | None = None,
+    tail: str = "spatial",
 ) -> dict[str, Any]:
     """The estimate for ``board``; raises FitError when it is above capacity x FIT_MARGIN."""
-    est = estimate_luts(net, board, pipeline_every, scores, form, groupsum)
+    est = estimate_luts(net, board, pipeline_every, scores, form, groupsum, tail)
     if "brams" in est and est["brams"] > est["brams_capacity"]:
         # block RAMs cannot overflow into anything else: refused at once
-        fits = boards_that_fit(net, pipeline_every, scores, form, groupsum)
+        fits = boards_that_fit(net, pipeline_every, scores, form, groupsum, tail)
         where = f"a board that fits ({', '.join(fits)})" if fits else "a bigger device"
+        parts = ", ".join(f"{k} {v}" for k, v in est["bram_parts"].items())
         raise FitError(
             f"{board.build_name}: the sequential core needs about {est['brams']} block RAMs "
-            f"(program {est['bram_parts']['program']}, values {est['bram_parts']['values']}, "
-            f"board FIFOs {est['bram_parts']['board']}), the {board.device} has "
-            f"{est['brams_capacity']}; try smaller --widths, {where}, or another --form"
+            f"({parts}), the {board.device} has {est['brams_capacity']}; try smaller "
+            f"--widths, {where}, or another --form"
         )
     if est["ratio"] > FIT_MARGIN:
         unit = "logic cells" if board.family == "ice40" else "LUTs"
-        fits = boards_that_fit(net, pipeline_every, scores, form, groupsum)
+        fits = boards_that_fit(net, pipeline_every, scores, form, groupsum, tail)
         where = f"a board that fits ({', '.join(fits)})" if fits else "a bigger device"
         raise FitError(
             f"{board.build_name}: the network needs about {est['cells']} {unit} (estimate), "

@@ -7,7 +7,8 @@ file naming them; the hand-written RTL comes from ``gateflow:gateflow:rtl``.
 
 Parameters: ``ir`` (path to the IR file; relative paths are taken from the
 calling core's folder), ``pipeline_every``, ``popcount_every``, ``argmax_every``,
-``scores``, ``backpressure``, ``form`` (spatial, tm or seq), and for the board design
+``scores``, ``backpressure``, ``form`` (spatial, tm or seq), ``tail`` (the engine's:
+spatial or seq), and for the board design
 ``clk_hz``, ``baud``, ``n_leds``, ``led_active_low``, ``window``, ``timeout_bits``, ``block_ram``.
 Without ``clk_hz`` no board design is written.
 """
@@ -22,7 +23,14 @@ import yaml
 from gateflow import protocol as P
 from gateflow.errors import GateflowError
 from gateflow.hdl.codegen import BoardOptions, CoreOptions, generate, generate_board
-from gateflow.hdl.library import BOARD_RTL, ENGINE_RTL, RTL_LIBRARY, SEQ_RTL, SERIAL_RTL
+from gateflow.hdl.library import (
+    BOARD_RTL,
+    ENGINE_RTL,
+    RTL_LIBRARY,
+    SEQ_RTL,
+    SEQ_TAIL_RTL,
+    SERIAL_RTL,
+)
 from gateflow.ir.netlist import load
 
 
@@ -47,6 +55,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
             backpressure=bool(params.get("backpressure", True)),
             form=str(params.get("form", "spatial")),
             groupsum=params.get("groupsum"),
+            tail=str(params.get("tail", "spatial")),
         ),
     )
     if "clk_hz" in params:
@@ -62,7 +71,7 @@ def run(input_yaml: Path, out_dir: Path) -> Path:
                 block_ram=bool(params.get("block_ram", True)),
             ),
         )
-    library = (*RTL_LIBRARY, *ENGINE_RTL, *SERIAL_RTL, *SEQ_RTL, *BOARD_RTL)
+    library = (*RTL_LIBRARY, *ENGINE_RTL, *SERIAL_RTL, *SEQ_RTL, *SEQ_TAIL_RTL, *BOARD_RTL)
     generated = [f.name for f in core.files if f.name not in library]
     core_file = out_dir / "gateflow_net.core"
     core_file.write_text(

@@ -153,7 +153,7 @@ _PARTS = (
     (re.compile(r"_s\d+$"), "conv trees"),
     (re.compile(r"^gf_(popcount|serial_groupsum)"), "popcount"),
     (re.compile(r"^gf_argmax"), "argmax"),
-    (re.compile(r"^gf_(window|image_source)"), "engine"),
+    (re.compile(r"^gf_(window|image_source|pos_words)"), "engine"),
     (re.compile(r"_tail$"), "head"),
     (re.compile(r"^gf_gate_seq|_rom$"), "seq"),
 )

@@ -47,6 +47,9 @@ class CoreOptions:
     # one bit of every class per clock (gateflow.hdl.groupsum); None: tree for the
     # spatial form, serial (its only GroupSum) for the engine
     groupsum: str | None = None
+    # the time-multiplexed engine's dense tail: "spatial" (every gate built, a serial
+    # GroupSum) or "seq" (the sequential core, fed word by word; gateflow.hdl.seq)
+    tail: str = "spatial"
 
     @property
     def serial(self) -> bool:
@@ -63,6 +66,13 @@ class CoreOptions:
         if self.groupsum is not None and self.groupsum not in GROUPSUMS:
             raise GateflowError(
                 f"groupsum must be one of {', '.join(GROUPSUMS)}, not {self.groupsum!r}"
+            )
+        if self.tail not in ("spatial", "seq"):
+            raise GateflowError(f"tail must be spatial or seq, not {self.tail!r}")
+        if self.tail == "seq" and self.form != "tm":
+            raise GateflowError(
+                "--tail seq is the time-multiplexed engine's dense tail; it goes with --form tm "
+                "(a dense network's sequential core is --form seq)"
             )
         if self.form in ("tm", "seq") and self.groupsum == "tree":
             what = "time-multiplexed engine" if self.form == "tm" else "sequential core"

@@ -188,36 +188,107 @@ def _kernel_logic(stage: Stage, si: int) -> list[str]:
     return lines
 
 
-def schedule(stage_list: list[Stage], tail: int | SerialTail, images: int = 4) -> dict[str, Any]:
+class _Collector:
+    """The flattened-map register and the dense tail after it (the spatial tail): the
+    collector takes positions until the map is full, then hands it on when the tail
+    is ready. ``tail``: its serial GroupSum (TailModel follows it), or the latency of a
+    tail that is always ready."""
+
+    def __init__(self, n_col: int, tail: int | SerialTail) -> None:
+        self.n_col = n_col
+        self.model = TailModel(tail) if isinstance(tail, SerialTail) else None
+        self.latency = 0 if self.model else int(tail)
+        steps, stages = (tail.steps, tail.net_stages) if self.model else (0, 0)
+        self.clocks = n_col + self.latency + steps + stages  # per sample, at most
+        self.count = 0
+
+    def ready(self) -> bool:
+        full = self.count == self.n_col
+        return (not full) or (self.model.ready() if self.model else True)
+
+    def clock(self, offered: bool) -> int | None:
+        """One clock with a position offered: the delay to this clock's result, if one
+        leaves (``m_axis_tvalid``), else None."""
+        full = self.count == self.n_col
+        tail_ready = self.model.ready() if self.model else True
+        pix_in = offered and ((not full) or tail_ready)
+        take = full and tail_ready
+        out = None
+        if self.model:
+            if self.model.clock(full)[1]:
+                out = 0
+        elif take:
+            out = self.latency
+        if take:
+            self.count = 1 if pix_in else 0
+        elif pix_in:
+            self.count += 1
+        return out
+
+
+class _SeqTail:
+    """The sequential tail: gf_pos_words turns each position into ``per`` words and
+    gf_gate_seq (WORD_IN) takes them word by word, then runs its program."""
+
+    def __init__(self, program: Any, channels: int) -> None:
+        from gateflow.hdl.seq import SeqModel
+
+        self.seq = SeqModel(program)
+        self.per = -(-channels // 16)
+        self.busy, self.idx = False, 0
+        self.clocks = program.in_words + program.size + 8
+
+    def ready(self) -> bool:
+        if self.per == 1:
+            return self.seq.ready()
+        return (not self.busy) or (self.idx == self.per - 1 and self.seq.ready())
+
+    def clock(self, offered: bool) -> int | None:
+        if self.per == 1:
+            return 0 if self.seq.clock(offered)[1] else None
+        took = offered and self.ready()
+        word_took, done = self.seq.clock(self.busy)
+        if took:
+            self.busy, self.idx = True, 0
+        elif word_took:
+            if self.idx == self.per - 1:
+                self.busy = False
+            else:
+                self.idx += 1
+        return 0 if done else None
+
+
+def schedule(
+    stage_list: list[Stage], tail: int | SerialTail | Any, images: int = 4
+) -> dict[str, Any]:
     """The engine's handshakes, cycle by cycle as the RTL makes them, for ``images``
     samples offered back to back and an output that is always taken: the cycle each
     sample enters, the cycle its result leaves (``m_axis_tvalid``), their latencies
     and the cycles between entries. ``tail``: the dense tail with its serial GroupSum
-    (:class:`~gateflow.hdl.groupsum.TailModel` follows it), or the latency of a tail
-    that is always ready."""
-    model = TailModel(tail) if isinstance(tail, SerialTail) else None
-    latency = 0 if model else int(tail)
-    steps, net_stages = (tail.steps, tail.net_stages) if model else (0, 0)
-    n_pix = stage_list[0].params["H"] * stage_list[0].params["W"]
+    (:class:`~gateflow.hdl.groupsum.TailModel` follows it), the latency of a tail
+    that is always ready, or a sequential tail's program (:class:`_SeqTail`)."""
     last = stage_list[-1].layer.out_shape
     n_col = last[0] * last[1]
+    if isinstance(tail, int | SerialTail):
+        sink: _Collector | _SeqTail = _Collector(n_col, tail)
+    else:
+        sink = _SeqTail(tail, last[2])
+    n_pix = stage_list[0].params["H"] * stage_list[0].params["W"]
     st = [dict(y=0, x=0, ry=0, rx=0, mv=False, **s.params) for s in stage_list]
-    left, count, fed = 0, 0, 0
+    left, fed = 0, 0
     accepted: list[int] = []
     outs: list[int] = []
     cycle = 0
-    per_image = sum(s.positions for s in stage_list) + n_col + latency + steps
-    limit = (images + 2) * (per_image + net_stages + 16)
+    per_image = sum(s.positions for s in stage_list) + sink.clocks
+    limit = (images + 2) * (per_image + 16)
     settle = None  # cycles from reset until the idle engine stops moving
     while len(outs) < images:
         if settle is None:
             before = [(d["y"], d["x"], d["ry"], d["rx"], d["mv"]) for d in st]
         if cycle > limit:
             raise EngineError("the engine's schedule did not finish: a handshake deadlocks")
-        full = count == n_col
-        tail_ready = model.ready() if model else True  # its output is always taken
-        # readies, from the collector back to the source
-        col_ready = (not full) or tail_ready
+        # readies, from the tail back to the source
+        col_ready = sink.ready()
         down = col_ready
         flags = []
         for s in reversed(st):
@@ -261,17 +332,9 @@ def schedule(stage_list: list[Stage], tail: int | SerialTail, images: int = 4) -
                         0 if (s["y"] == s["KH"] - 1 or s["ry"] == s["SH"] - 1) else s["ry"] + 1
                     )
             up_valid = out_valid
-        pix_in = up_valid and col_ready
-        take = full and tail_ready
-        if model:
-            if model.clock(full)[1]:
-                outs.append(cycle)  # m_axis_tvalid, taken at once
-        elif take:
-            outs.append(cycle + latency)
-        if take:
-            count = 1 if pix_in else 0
-        elif pix_in:
-            count += 1
+        out = sink.clock(up_valid)
+        if out is not None:
+            outs.append(cycle + out)  # m_axis_tvalid, taken at once
         if settle is None and before == [(d["y"], d["x"], d["ry"], d["rx"], d["mv"]) for d in st]:
             settle, cycle = cycle, -1  # samples are offered from here on; count from 0
         cycle += 1
@@ -350,13 +413,28 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
     header = codegen.header_line(net)
     tail_top = f"{opts.top}_tail"
     sw, iw = score_width(tail), index_width(tail)
-    per_cycle = serial_groupsum(tail, stage_list).bits_per_cycle
-    texts, serial = render_serial(tail, opts, header, tail_top, per_cycle)
-    timing = periodic(schedule(stage_list, serial, images=6))
-    tail_latency = serial.latency
+    last = stage_list[-1].layer.out_shape
+    library = (*RTL_LIBRARY, *ENGINE_RTL, *SERIAL_RTL)
+    if opts.tail == "seq":
+        from gateflow.hdl import seq
+        from gateflow.hdl.library import SEQ_RTL, SEQ_TAIL_RTL
+
+        program = seq.compile_program(tail, seq.position_layout(last[0] * last[1], last[2]))
+        texts = seq.render(tail, program, opts, header, tail_top, word_in=True)
+        timing = periodic(schedule(stage_list, program, images=6))
+        tail_figures: dict[str, Any] = {"tail": "seq", "seq": program.figures()}
+        library = (*RTL_LIBRARY, *ENGINE_RTL, *SEQ_RTL, *SEQ_TAIL_RTL)
+    else:
+        per_cycle = serial_groupsum(tail, stage_list).bits_per_cycle
+        texts, serial = render_serial(tail, opts, header, tail_top, per_cycle)
+        timing = periodic(schedule(stage_list, serial, images=6))
+        tail_figures = {
+            "tail": "spatial",
+            "tail_latency_cycles": serial.latency,
+            "groupsum": serial.figures(),
+        }
     steady = timing["interval_cycles"][-1]
     h, w, c = stage_list[0].layer.in_shape
-    last = stage_list[-1].layer.out_shape
     ctx = [
         {
             "index": i,
@@ -384,10 +462,10 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
             last_c=last[2],
             interval=steady,
             latency=max(timing["latency_cycles"]),
+            seq_tail=opts.tail == "seq",
         )
     )
     texts[f"{opts.top}.sv"] = text
-    library = (*RTL_LIBRARY, *ENGINE_RTL, *SERIAL_RTL)
     manifest = codegen.build_manifest(tail, opts, [*library, *texts], net)
     manifest.update(
         {
@@ -404,8 +482,7 @@ def generate_engine(net: Netlist, out_dir, opts) -> Any:
                 ],
                 "features": flatten.size,
                 "tail_gates": tail.num_gates,
-                "tail_latency_cycles": tail_latency,
-                "groupsum": serial.figures(),
+                **tail_figures,
             },
         }
     )

@@ -2,7 +2,7 @@
 (``hw/gateflow_rtl.core``): the ``core`` fileset (what every generated core needs beside
 its own files), the ``engine`` fileset (the time-multiplexed engine's stages), the
 ``groupsum`` fileset (the serial GroupSum), the ``seq`` fileset (the sequential
-core) and the
+core), the ``seq_tail`` fileset (the engine's words for a sequential tail) and the
 ``board`` fileset (the shared board top and what it needs), in
 compile order. Codegen, the bitstream build, the simulated board and the tests take them
 from here."""
@@ -36,5 +36,8 @@ ENGINE_RTL = fileset("engine")
 SERIAL_RTL = fileset("groupsum")
 #: The sequential core (gateflow.hdl.seq): all a core of CoreOptions(form="seq") needs.
 SEQ_RTL = fileset("seq")
+#: What the time-multiplexed engine needs besides ENGINE_RTL and SEQ_RTL for a
+#: sequential tail: its last stage's positions as 16-bit words.
+SEQ_TAIL_RTL = fileset("seq_tail")
 #: The board top and the hand-written RTL it needs besides the generated core.
 BOARD_RTL = fileset("board")

@@ -54,6 +54,7 @@ class Program:
     words: int  # value-memory words
     in_words: int  # words the input bits fill
     num_classes: int
+    in_addr: np.ndarray  # int64 [num_inputs]: each input bit's bit address
 
     @property
     def size(self) -> int:
@@ -96,12 +97,24 @@ def timing(program: Program) -> dict[str, int]:
     return {"latency": latency, "interval": latency + program.in_words}
 
 
-def compile_program(net: Netlist) -> Program:
+def position_layout(num_positions: int, channels: int) -> tuple[np.ndarray, int]:
+    """The input layout of a sample that arrives position by position, ``channels`` bits
+    each, input bit ``p * channels + c`` being channel c of position p (a flattened map):
+    each position takes ceil(channels / 16) whole words, so that a producer writes it
+    without packing. Returns every input bit's bit address and the words."""
+    per = -(-channels // WORD)
+    pos, ch = np.divmod(np.arange(num_positions * channels, dtype=np.int64), channels)
+    return (pos * per + ch // WORD) * WORD + ch % WORD, num_positions * per
+
+
+def compile_program(net: Netlist, layout: tuple[np.ndarray, int] | None = None) -> Program:
     """The program of a flat netlist of logic layers (see :mod:`gf_gate_seq`'s header):
     every layer but the last writes its gates to the value memory, each layer from a new
     word and followed by a Nop; then, class by class, each grouped signal is counted: a
     last-layer gate is evaluated there (its result is never stored), any other signal is
-    read back through a pass-through gate."""
+    read back through a pass-through gate. ``layout``: where the input bits are (bit
+    addresses) and the words they fill (:func:`position_layout`); by default input bit i
+    is at bit i."""
     for li, layer in enumerate(net.layers):
         if not isinstance(layer, LogicLayer):
             raise SeqError(
@@ -109,10 +122,12 @@ def compile_program(net: Netlist) -> Program:
                 "two-input gates only (use the spatial form)"
             )
     n_in = net.num_inputs
-    in_words = max(1, -(-n_in // WORD))
+    if layout is None:
+        layout = (np.arange(n_in, dtype=np.int64), max(1, -(-n_in // WORD)))
+    in_addr, in_words = layout
     offsets = net.layer_offsets()
     addr = np.zeros(net.num_signals, dtype=np.int64)
-    addr[:n_in] = np.arange(n_in)
+    addr[:n_in] = in_addr
     rows: list[tuple[int, int, int, int]] = []
     base = in_words
     layers = [(li, lay) for li, lay in enumerate(net.layers) if lay.size]
@@ -139,7 +154,7 @@ def compile_program(net: Netlist) -> Program:
         rows.append((COUNT_END, *counts[-1]))
     kind, op, a, b = (np.array(col, dtype=np.int64) for col in zip(*rows))
     return Program(kind=kind, op=op, a=a, b=b, words=max(base, 2), in_words=in_words,
-                   num_classes=net.num_classes)  # fmt: skip
+                   num_classes=net.num_classes, in_addr=in_addr)  # fmt: skip
 
 
 def run_program(program: Program, bits: np.ndarray) -> np.ndarray:
@@ -149,7 +164,7 @@ def run_program(program: Program, bits: np.ndarray) -> np.ndarray:
     bits = np.asarray(bits, dtype=np.uint8)
     n = bits.shape[0]
     mem = np.zeros((n, program.words * WORD), dtype=np.uint8)
-    mem[:, : bits.shape[1]] = bits
+    mem[:, program.in_addr] = bits
     wptr, wbit = program.in_words, 0
     cnt = np.zeros(n, dtype=np.int64)
     scores = []
@@ -180,10 +195,47 @@ def rom_depth(program: Program) -> int:
     return pad if pad <= ROM_PAD_DEPTH else program.size
 
 
-def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[str, str]:
+class SeqModel:
+    """The handshakes of gf_gate_seq with WORD_IN (a sample as ``in_words`` word
+    transfers), clock by clock as the RTL makes them, with an output that is always
+    taken: Load takes a word per clock, then the program runs for N + 2 clocks, then the
+    result is out for one."""
+
+    def __init__(self, program: Program) -> None:
+        self.run_clocks = program.size + PIPELINE - 1
+        self.words = program.in_words
+        self.state, self.word, self.left = "load", 0, 0
+
+    def ready(self) -> bool:
+        """``s_axis_tready`` in this clock."""
+        return self.state == "load"
+
+    def clock(self, offered: bool) -> tuple[bool, bool]:
+        """One clock with a word offered or not: whether it was taken, and whether a
+        result left (``m_axis_tvalid``)."""
+        done = self.state == "out"
+        took = offered and self.state == "load"
+        if self.state == "load":
+            if took and self.word == self.words - 1:
+                self.state, self.word, self.left = "run", 0, self.run_clocks
+            elif took:
+                self.word += 1
+        elif self.state == "run":
+            self.left -= 1
+            if self.left == 0:
+                self.state = "out"
+        else:
+            self.state = "load"
+        return took, done
+
+
+def render(
+    net: Netlist, program: Program, opts, header: str, top: str, word_in: bool = False
+) -> dict[str, str]:
     """The core ``top`` (``gf_gate_seq`` and its program ROM) and the ROM ``<top>_rom``
     (block RAM, its contents in an initial block): ``{file name: text}`` in compile
-    order."""
+    order. ``word_in``: the sample arrives as 16-bit words, one per transfer (the
+    engine's sequential tail; ``program``'s input layout says where each bit is)."""
     from gateflow.hdl import codegen
 
     sw, iw = score_width(net), index_width(net)
@@ -195,7 +247,9 @@ def render(net: Netlist, program: Program, opts, header: str, top: str) -> dict[
     ctx = {
         "header": header,
         "top": top,
-        "num_inputs": net.num_inputs,
+        "num_inputs": WORD if word_in else net.num_inputs,
+        "word_in": word_in,
+        "in_words": program.in_words,
         "num_classes": net.num_classes,
         "score_width": sw,
         "index_width": iw,

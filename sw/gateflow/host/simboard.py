@@ -429,6 +429,7 @@ def prepare_sim_build(
     scores: bool = True,
     form: str = "spatial",
     groupsum: str | None = None,
+    tail: str = "spatial",
 ) -> Path:
     """Generate the core and board design of an IR into ``out_dir`` (as ``gateflow
     bitstream`` does, without synthesis), for the simulated board; returns out_dir."""
@@ -446,6 +447,7 @@ def prepare_sim_build(
                 and old.get("pipeline_every") == pipeline_every
                 and old.get("output", {}).get("scores") == scores
                 and old.get("form", "spatial") == form
+                and old.get("engine", {}).get("tail", "spatial") == tail
                 and old.get("groupsum", {}).get("form", "tree") == (groupsum or "tree")
                 and old.get("board", {}).get("baud") == baud
                 and old.get("board", {}).get("window") == window
@@ -457,7 +459,9 @@ def prepare_sim_build(
             pass
     out.mkdir(parents=True, exist_ok=True)
     net.save(out / "ir.json")
-    opts = CoreOptions(pipeline_every=pipeline_every, scores=scores, form=form, groupsum=groupsum)
+    opts = CoreOptions(
+        pipeline_every=pipeline_every, scores=scores, form=form, groupsum=groupsum, tail=tail
+    )
     core = generate(net, out, opts)
     generate_board(core, BoardOptions(clk_hz=baud * DEFAULT_CLKS_PER_BIT, baud=baud, window=window))
     return out
