@@ -21,6 +21,7 @@ DEFAULT_RUNS = (
     ("default", "icebreaker"),
     ("digits-icebreaker", "icebreaker"),
     ("mnist-dense-icebreaker", "icebreaker"),
+    ("digits-conv", "icebreaker"),
 )
 
 # Published points with a LUT count, from the systems' own papers and READMEs
