@@ -21,6 +21,9 @@ from gateflow.ir.netlist import validate
 from gateflow.ir.passes import run_passes
 from gateflow.ir.randnet import ConvSpec, PoolSpec, random_conv_netlist, random_netlist
 
+# a conv layer with padding and an OR pooling layer over a 6 x 6 x 2 image
+CONV_POOL = [ConvSpec(4, (3, 3), (1, 1), (1, 1), 2), PoolSpec((2, 2), (2, 2))]
+
 
 def _bits(net, n=300, seed=0):
     return np.random.default_rng(seed).integers(0, 2, (n, net.num_inputs)).astype(np.uint8)
@@ -66,9 +69,7 @@ def test_groups_of_any_signals():
 
 
 def test_a_lowered_conv_netlist():
-    net = random_conv_netlist(
-        (6, 6, 2), [ConvSpec(4, (3, 3), (1, 1), (1, 1), 2), PoolSpec((2, 2), (2, 2))], [40, 20], 4, seed=3
-    )
+    net = random_conv_netlist((6, 6, 2), CONV_POOL, [40, 20], 4, seed=3)
     bits = _bits(net, 100)
     program = seq.compile_program(for_hardware(net))
     assert np.array_equal(seq.run_program(program, bits), eval_bits(net, bits).scores)
@@ -157,6 +158,11 @@ def test_boards_default_form():
     binary = random_netlist(20, [30, 12], 3, seed=2, kind="binary")
     assert BuildOptions().for_board(ice, big).form == "spatial"
     assert BuildOptions().for_board(ice, binary).form == "spatial"
+    # options only the spatial form has keep its default there, and a clash is refused
+    assert BuildOptions(groupsum="tree").for_board(ice, dense).form == "spatial"
+    assert BuildOptions(groupsum="tree", popcount_every=1).for_board(ice, dense).form == "spatial"
+    with pytest.raises(GateflowError, match="sequential core counts the classes serially"):
+        BuildOptions(form="seq", groupsum="tree").for_board(ice, dense)
 
 
 def test_position_layout_and_a_tail_program():

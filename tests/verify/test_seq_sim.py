@@ -17,14 +17,18 @@ from gateflow.verify.simulate import simulate
 
 pytestmark = pytest.mark.sim
 
+# a conv layer with padding and an OR pooling layer over a 6 x 6 x 2 image
+CONV_POOL = [ConvSpec(4, (3, 3), (1, 1), (1, 1), 2), PoolSpec((2, 2), (2, 2))]
+
 
 def _check(report, core, n):
     assert report.errors == []
     assert report.matched == {"full": n, "stalls": n}
     assert np.array_equal(report.hw_pred, report.golden.pred)
-    assert np.array_equal(report.hw_scores, report.golden.scores) or not core.manifest[
-        "output"
-    ]["scores"]
+    assert (
+        np.array_equal(report.hw_scores, report.golden.scores)
+        or not core.manifest["output"]["scores"]
+    )
     assert report.latency_measured == core.manifest["latency_cycles"]
 
 
@@ -56,10 +60,7 @@ def test_groups_of_any_signals_and_a_conv_netlist(tmp_path):
         np.arange(last, last + 24, dtype=np.int64),
     ]
     validate(net)
-    conv = random_conv_netlist(
-        (6, 6, 2), [ConvSpec(4, (3, 3), (1, 1), (1, 1), 2), PoolSpec((2, 2), (2, 2))], [40, 20], 4,
-        seed=3,
-    )  # fmt: skip
+    conv = random_conv_netlist((6, 6, 2), CONV_POOL, [40, 20], 4, seed=3)
     for name, n in (("groups", net), ("conv", conv)):
         core = generate(n, tmp_path / name, CoreOptions(form="seq"))
         bits = np.random.default_rng(1).integers(0, 2, (80, n.num_inputs)).astype(np.uint8)
@@ -87,8 +88,8 @@ def test_host_driver_with_a_sequential_core(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "image, spatial, widths, classes",
     [
-        ((6, 6, 2), [ConvSpec(4, (3, 3), (1, 1), (1, 1), 2), PoolSpec((2, 2), (2, 2))], [40, 20], 4),
-        ((8, 8, 2), [ConvSpec(8, (3, 3), (2, 2), (1, 1), 3), ConvSpec(36, (2, 2), (1, 1), (0, 0), 1)],
+        ((6, 6, 2), CONV_POOL, [40, 20], 4),
+        ((8, 8, 2), [ConvSpec(8, (3, 3), (2, 2), (1, 1), 3), ConvSpec(36, (2, 2), depth=1)],
          [50], 5),
     ],
 )  # fmt: skip

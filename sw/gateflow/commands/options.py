@@ -290,7 +290,7 @@ def add_groupsum_arg(g, board: bool) -> None:
 
 
 def add_form_arg(g, default: str | None) -> None:
-    from gateflow.hdl.engine import FORMS
+    from gateflow.hdl.engine import DENSE_FORMS, FORMS
 
     shown = default or "the board's conv_form for a conv netlist (gateflow boards), else spatial"
     g.add_argument(
@@ -311,7 +311,7 @@ def add_form_arg(g, default: str | None) -> None:
     )
     g.add_argument(
         "--tail",
-        choices=("spatial", "seq"),
+        choices=DENSE_FORMS,
         default=tail_default,
         help="with --form tm, the engine's dense tail: spatial (every gate built, a serial "
         "GroupSum) or seq (the sequential core, fed the flattened map word by word; "

@@ -80,7 +80,12 @@ class BuildOptions:
         ``form`` for the netlist ``net`` (spatial when no netlist is given; a board whose
         dense_form is seq builds a dense netlist as the sequential core when it can, see
         :func:`seq_fits`) and ``groupsum``."""
+        from gateflow.hdl.codegen import CoreOptions
+
         every = board.pipeline_every if self.pipeline_every is None else self.pipeline_every
+        # a popcount tree, or registers inside the popcounts or the argmax, ask for the
+        # gates to be built
+        spatial_only = self.groupsum == "tree" or self.popcount_every or self.argmax_every
         form = self.form
         if form is None:
             if net is None:
@@ -88,22 +93,30 @@ class BuildOptions:
             elif net.has_spatial:
                 form = board.conv_form
             else:
-                form = board.dense_form if seq_fits(net, board) else "spatial"
+                form = "seq" if not spatial_only and seq_fits(net, board) else "spatial"
         groupsum = self.groupsum
         if groupsum is None:
             groupsum = board.groupsum if form == "spatial" else "serial"
         tail = self.tail
-        if tail == "seq" and form != "tm":
-            raise GateflowError(
-                "--tail seq is the time-multiplexed engine's dense tail; it goes with --form tm"
-            )
         if tail is None:
-            tail = "spatial"
-            if form == "tm" and net is not None and seq_fits(net, board, tail=True):
-                tail = "seq"
-        return dataclasses.replace(
+            tail = (
+                "seq"
+                if form == "tm" and net is not None and seq_fits(net, board, True)
+                else "spatial"
+            )
+        resolved = dataclasses.replace(
             self, pipeline_every=every, form=form, groupsum=groupsum, tail=tail
         )
+        # refuse a combination the generator would refuse, before anything is built
+        CoreOptions(
+            pipeline_every=every,
+            popcount_every=self.popcount_every,
+            argmax_every=self.argmax_every,
+            form=form,
+            groupsum=groupsum,
+            tail=tail,
+        ).check()
+        return resolved
 
 
 def seq_fits(net: Netlist, board: Board, tail: bool = False) -> bool:
@@ -111,12 +124,17 @@ def seq_fits(net: Netlist, board: Board, tail: bool = False) -> bool:
     ``tail``: the time-multiplexed engine of the conv netlist ``net`` with a sequential
     tail): its dense_form is seq, the (tail) netlist has only two-input gates, and the
     estimate's block RAMs fit the device. Otherwise the default is spatial."""
-    if board.dense_form != "seq" or any(layer.kind == "threshold" for layer in net.layers):
+    from gateflow.hdl.seq import SeqError
+
+    if board.dense_form != "seq":
         return False
-    if tail:
-        est = estimate_luts(net, board, form="tm", tail="seq")
-    else:
-        est = estimate_luts(net, board, form="seq")
+    try:  # the estimate compiles the program, which refuses threshold layers
+        if tail:
+            est = estimate_luts(net, board, form="tm", tail="seq")
+        else:
+            est = estimate_luts(net, board, form="seq")
+    except SeqError:
+        return False
     return est["brams"] <= est["brams_capacity"]
 
 

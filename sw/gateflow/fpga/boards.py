@@ -151,9 +151,11 @@ def load_board(name: str, variant: str | None = None) -> Board:
     conv_form = data.get("conv_form", "spatial")
     if conv_form not in ("spatial", "tm"):
         raise BoardError(f"{where}: conv_form must be spatial or tm")
+    from gateflow.hdl.engine import DENSE_FORMS
+
     dense_form = data.get("dense_form", "spatial")
-    if dense_form not in ("spatial", "seq"):
-        raise BoardError(f"{where}: dense_form must be spatial or seq")
+    if dense_form not in DENSE_FORMS:
+        raise BoardError(f"{where}: dense_form must be one of {', '.join(DENSE_FORMS)}")
     groupsum = data.get("groupsum", "tree")
     if groupsum not in ("tree", "serial"):
         raise BoardError(f"{where}: groupsum must be tree or serial")

@@ -58,7 +58,7 @@ class CoreOptions:
         return self.groupsum == "serial" or self.form in ("tm", "seq")
 
     def check(self) -> None:
-        from gateflow.hdl.engine import FORMS
+        from gateflow.hdl.engine import DENSE_FORMS, FORMS
         from gateflow.hdl.groupsum import GROUPSUMS
 
         if self.form not in FORMS:
@@ -67,8 +67,8 @@ class CoreOptions:
             raise GateflowError(
                 f"groupsum must be one of {', '.join(GROUPSUMS)}, not {self.groupsum!r}"
             )
-        if self.tail not in ("spatial", "seq"):
-            raise GateflowError(f"tail must be spatial or seq, not {self.tail!r}")
+        if self.tail not in DENSE_FORMS:
+            raise GateflowError(f"tail must be one of {', '.join(DENSE_FORMS)}, not {self.tail!r}")
         if self.tail == "seq" and self.form != "tm":
             raise GateflowError(
                 "--tail seq is the time-multiplexed engine's dense tail; it goes with --form tm "

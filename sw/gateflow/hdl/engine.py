@@ -48,6 +48,9 @@ from gateflow.ir.netlist import (
 
 # unrolled, one image per clock; time-multiplexed (conv netlists); one gate per clock
 FORMS = ("spatial", "tm", "seq")
+# how dense layers are built: every gate, or the sequential core (a board's dense_form,
+# the engine's tail)
+DENSE_FORMS = ("spatial", "seq")
 
 
 class EngineError(GateflowError):
