@@ -34,6 +34,17 @@ def positive(text: str) -> int:
     return value
 
 
+def candidates(text: str) -> int:
+    """Learned connections: ``all`` (-1: every input) or a number of candidates (0: fixed
+    wiring, else >= 2)."""
+    if text.strip().lower() == "all":
+        return -1
+    value = nonneg(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("expected 0 (fixed wiring), >= 2 or 'all', got 1")
+    return value
+
+
 def numbers(text: str) -> list[float]:
     """Comma-separated numbers, e.g. ``0.5,1,2.5``."""
     try:

@@ -220,3 +220,72 @@ def test_load_errors(tmp_path):
     torch.save({"format": "other"}, tmp_path / "other.pt")
     with pytest.raises(ModelError, match="not a gateflow"):
         LogicNet.load(tmp_path / "other.pt")
+
+
+# ------------------------------------------------------------ learned connections
+@pytest.mark.parametrize("candidates", [4, -1, 50])
+def test_learned_connections_read_the_argmax_candidate(candidates):
+    layer = LogicLayer(20, 40, "unique", "softmax", generator=_gen(), candidates=candidates)
+    assert layer.candidates == (4 if candidates == 4 else 20)  # K >= in_dim: every input
+    assert "a" not in layer._buffers and layer.conn.shape == (80, layer.candidates)
+    with torch.no_grad():
+        layer.conn.normal_(generator=_gen(3))
+        layer.logits.normal_(generator=_gen(4))
+    pick = layer.conn.argmax(-1)
+    cand = layer._buffers.get("cand")
+    chosen = pick if cand is None else cand[torch.arange(80), pick]
+    assert torch.equal(layer.a, chosen[:40]) and torch.equal(layer.b, chosen[40:])
+    x = _bits(50, 20)
+    want = _reference_gates(x[:, layer.a].numpy(), x[:, layer.b].numpy(), layer.ops())
+    np.testing.assert_array_equal(layer(x, "hard").numpy(), want)
+    np.testing.assert_array_equal(layer.forward_fm(x.t().contiguous(), "hard").t().numpy(), want)
+    # the fused feature-major path computes what the readable one does, in every regime
+    for how in ("soft", "train"):
+        ref, fast = layer(x, how), layer.forward_fm(x.t().contiguous(), how).t()
+        torch.testing.assert_close(fast, ref)
+    # the soft mixture reads every candidate by its softmax weight
+    w = torch.softmax(layer.conn.detach(), -1)
+    idx = torch.arange(20).expand(80, 20) if cand is None else cand
+    mix = (x[:, idx] * w).sum(-1)
+    c = layer.coefficients("soft").detach()
+    xa, xb = mix[:, :40], mix[:, 40:]
+    torch.testing.assert_close(layer(x, "soft"), c[:, 0] + xa * (c[:, 1] + c[:, 3] * xb) + c[:, 2] * xb)
+
+
+@pytest.mark.parametrize("mode", ["softmax", "gumbel"])
+def test_learned_connections_train_their_logits(mode):
+    layer = LogicLayer(30, 24, mode=mode, generator=_gen(), candidates=6)
+    x = _bits(16, 30)
+    y = layer.forward_fm(x.t().contiguous(), "train")
+    if mode == "gumbel":  # straight-through: hard in value on 0/1 inputs
+        assert set(y.detach().unique().tolist()) <= {0.0, 1.0}
+    y.square().sum().backward()
+    assert layer.conn.grad is not None and layer.conn.grad.abs().sum() > 0
+    assert layer.logits.grad.abs().sum() > 0
+
+
+def test_learned_connections_bad_counts_and_fixed_wiring_unchanged():
+    for bad in (1, -2):
+        with pytest.raises(ModelError, match="candidates"):
+            LogicLayer(10, 10, candidates=bad)
+    # candidates=0 is the fixed wiring, drawn exactly as before
+    fixed, plain = LogicLayer(10, 12, generator=_gen(), candidates=0), LogicLayer(10, 12, generator=_gen())
+    assert torch.equal(fixed.a, plain.a) and "conn" not in dict(fixed.named_parameters())
+
+
+def test_learned_connections_net_end_to_end_and_checkpoint(tmp_path):
+    net = _net(candidates=-1)
+    assert net.config["candidates"] == -1 and "candidates" not in _net().config
+    with torch.no_grad():
+        for layer in net.layers:
+            layer.conn.normal_(generator=_gen(7))
+    net.eval()
+    x = _raw(100)
+    h = net.encoder.to_encoder().encode(x.numpy()).astype(np.float32)
+    for layer in net.layers:
+        h = _reference_gates(h[:, layer.a.numpy()], h[:, layer.b.numpy()], layer.ops())
+    np.testing.assert_array_equal(net(x).numpy(), h.reshape(100, 3, -1).sum(-1))
+    net.save(tmp_path / "model.pt")
+    back = LogicNet.load(tmp_path / "model.pt")
+    assert back.config == net.config and torch.equal(back(x), net(x))
+    assert torch.equal(back.layers[1].a, net.layers[1].a)

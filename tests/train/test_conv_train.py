@@ -108,3 +108,28 @@ def test_random_conv_nets_export_bit_exact(image, spec, bits):
             model.set_impl("reference")
             ref = model(torch.as_tensor(x.astype(np.int64)))
         assert np.array_equal(ref.numpy(), golden.scores)
+
+
+@pytest.mark.parametrize("candidates", [3, -1])
+def test_conv_nets_with_learned_connections_export_bit_exact(candidates):
+    """Learned connections in a conv net's dense layers: torch eval (fast and reference
+    paths) == golden model of the exported IR on every score."""
+    import torch
+
+    from gateflow.data.encoding import ThermometerEncoder
+    from gateflow.nn.conv import ConvLogicNet
+    from gateflow.train.export import export
+    from gateflow.train.flow import check_against_torch
+
+    enc = ThermometerEncoder.uniform(36, 2, 0, 255)
+    model = ConvLogicNet(enc, (6, 6), "c4k3d2p1o2", [30, 20], 4, candidates=candidates)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.conn.normal_(generator=torch.Generator().manual_seed(1))
+    model.eval()
+    x = np.random.default_rng(0).integers(0, 256, (150, 36), dtype=np.uint8)
+    golden = check_against_torch(export(model, {}), model, x, "export")
+    with torch.no_grad():
+        ref = model.set_impl("reference")(torch.as_tensor(x.astype(np.int64)))
+    assert np.array_equal(ref.numpy(), golden.scores)
+    assert ConvLogicNet(**model.config).config["candidates"] == candidates

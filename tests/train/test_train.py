@@ -101,3 +101,26 @@ def test_default_digits_config_trains_well(digits):
     model, result = train(DEFAULT_DIGITS, progress=False, data=digits)
     assert result.test_acc_hard >= 0.9
     assert model.num_gates == sum(DEFAULT_DIGITS.widths)
+
+
+@pytest.mark.parametrize(("candidates", "mode"), [(8, "gumbel"), (-1, "softmax")])
+def test_learned_connections_train_and_export_bit_exact(digits, candidates, mode):
+    """A network with learned connections trains (its connection logits move), and its
+    exported netlist (the argmax candidates as fixed wiring) equals torch eval on every
+    score of every sample."""
+    from gateflow.train.export import export
+    from gateflow.train.flow import check_against_torch
+
+    config = TINY.replace(steps=40, candidates=candidates, mode=mode)
+    model, result = train(config, progress=False, data=digits)
+    assert model.config["candidates"] == candidates
+    from gateflow.train.logic import build_model
+
+    fresh = build_model(config, model.encoder.to_encoder(), 10)
+    moved = (model.layers[0].conn.detach() - fresh.layers[0].conn).abs().max()
+    assert moved > 0.01  # the connection logits trained away from their initial values
+    golden = check_against_torch(export(model), model, digits.X_test, "native")
+    assert golden.scores.sum() > 0 and result.test_acc_hard > 0.3
+    for bad in ({"candidates": 1}, {"candidates": -2}, {"candidates": 4, "arch": "binary"}):
+        with pytest.raises(TrainError, match="candidates|learned connections"):
+            TINY.replace(**bad).validate()

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateflow.argtypes import nonneg as _nonneg
 from gateflow.argtypes import numbers as _numbers
+from gateflow.argtypes import candidates as _candidates
 from gateflow.argtypes import positive as _positive
 from gateflow.argtypes import widths as _widths
 from gateflow.errors import GateflowError
@@ -121,6 +122,13 @@ def add_train_args(p: argparse.ArgumentParser) -> None:
     opt("--bits-per-feature", "thermometer bits per input feature", type=_positive)
     opt("--encoding", "thermometer thresholds", choices=("uniform", "quantile"))
     opt("--connections", "lgn wiring", lgn, choices=("random", "unique"))
+    opt(
+        "--candidates",
+        "lgn: learn each gate input among K random candidates, or 'all' of the layer's "
+        "inputs (0: fixed wiring)",
+        lgn,
+        type=_candidates,
+    )
     g.add_argument(
         "--residual-init",
         action="store_true",
@@ -206,6 +214,7 @@ TRAIN_OPTIONS = (
     "connections", "schedule", "temperature", "checkpoint_every", "crop", "seed", "threads",
     "device", "density", "weight_bits", "trained_bits", "levels", "sparsity", "switcher_lr",
     "sparsity_ramp", "augment", "val_fraction", "early_stopping", "eval_every", "conv",
+    "candidates",
 )  # fmt: skip
 
 

@@ -348,6 +348,7 @@ class ConvLogicNet(nn.Module):
         residual_init: bool = False,
         seed: int = 0,
         temperature: float = 1.0,
+        candidates: int = 0,
     ) -> None:
         super().__init__()
         if isinstance(encoder, dict):
@@ -385,6 +386,8 @@ class ConvLogicNet(nn.Module):
             "seed": int(seed),
             "temperature": float(temperature),
         }
+        if candidates:  # learned connections of the dense layers (LogicLayer)
+            self.config["candidates"] = int(candidates)
         gen = torch.Generator().manual_seed(int(seed))
         self.encoder = Thermometer(encoder)
         self.image_shape = (H, W, C)
@@ -403,7 +406,7 @@ class ConvLogicNet(nn.Module):
         self.flat_shape = shape
         dims = [int(np.prod(shape)), *widths]
         self.layers = nn.ModuleList(
-            LogicLayer(i, o, connections, mode, residual_init, gen, temperature)
+            LogicLayer(i, o, connections, mode, residual_init, gen, temperature, candidates)
             for i, o in zip(dims[:-1], dims[1:], strict=True)
         )
         self.head = GroupSum(num_classes, tau)

@@ -18,6 +18,15 @@ How a layer computes (the ``how`` argument; default from ``module.training``):
 * ``"soft"``: the softmax mixture without noise, whatever the mode.
 * ``"hard"`` (eval mode): one gate per neuron, ``argmax(logits)`` (ties to the
   lowest gate id), outputs exactly 0.0/1.0. This is what the hardware computes.
+
+Learned connections (``candidates``, after LILogicNet's learnable connectome): each
+input of a neuron chooses among ``K`` candidate inputs with ``K`` logits of its own.
+``candidates=K`` draws the ``K`` candidates at random; ``candidates=-1`` (or any ``K`` >=
+``in_dim``) offers every input, computed as one matrix product. Training reads the
+softmax mixture of the candidates in softmax mode, and in gumbel mode the argmax
+candidate with the softmax's gradients (straight-through); ``"soft"`` reads the mixture
+and ``"hard"`` the argmax (ties to the lowest candidate). The discretized network is an
+ordinary fixed-wiring netlist: ``a`` and ``b`` are the argmax candidates.
 """
 
 from __future__ import annotations
@@ -162,8 +171,24 @@ def gate_weights(logits: torch.Tensor, how: How, mode: str, temperature: float) 
 
 
 # ------------------------------------------------------------------ layers
+def connection_weights(logits: torch.Tensor, how: How, mode: str) -> torch.Tensor:
+    """Mixture weights [..., K] over candidate inputs: the softmax ("soft", and "train" in
+    softmax mode), the one-hot argmax ("hard"), or in gumbel mode the one-hot argmax with
+    the softmax's gradients (straight-through)."""
+    if how == "soft" or (how == "train" and mode == "softmax"):
+        return torch.softmax(logits, dim=-1)
+    if how not in HOWS:
+        raise ModelError(f"how must be one of {HOWS}, got {how!r}")
+    hard = torch.zeros_like(logits).scatter_(-1, logits.detach().argmax(-1, keepdim=True), 1.0)
+    if how == "hard":
+        return hard
+    soft = torch.softmax(logits, dim=-1)
+    return hard + (soft - soft.detach())  # exactly one-hot in value
+
+
 class LogicLayer(nn.Module):
-    """``out_dim`` two-input gates over fixed inputs ``a``, ``b`` of ``in_dim`` bits."""
+    """``out_dim`` two-input gates over inputs ``a``, ``b`` of ``in_dim`` bits: fixed, or
+    learned among ``candidates`` per input (module docstring)."""
 
     a: torch.Tensor
     b: torch.Tensor
@@ -178,8 +203,13 @@ class LogicLayer(nn.Module):
         residual_init: bool = False,
         generator: torch.Generator | None = None,
         temperature: float = 1.0,
+        candidates: int = 0,
     ) -> None:
         super().__init__()
+        if candidates == 1 or candidates < -1:
+            raise ModelError(
+                f"candidates must be 0 (fixed wiring), >= 2 or -1 (every input), got {candidates}"
+            )
         if in_dim < 1 or out_dim < 1:
             raise ModelError(f"layer sizes must be >= 1, got {in_dim} -> {out_dim}")
         if connections not in CONNECTIONS:
@@ -192,8 +222,18 @@ class LogicLayer(nn.Module):
         self.connections, self.mode, self.temperature = connections, mode, float(temperature)
         wiring = random_wiring if connections == "random" else unique_wiring
         a, b = wiring(in_dim, out_dim, generator)
-        self.register_buffer("a", a.to(torch.int64))
-        self.register_buffer("b", b.to(torch.int64))
+        # learned connections: K candidates per input (all inputs when K < 0 or >= in_dim)
+        full = candidates < 0 or candidates >= in_dim
+        self.candidates = in_dim if full else int(candidates)
+        if self.candidates:
+            if not full:  # candidate pools drawn at random, a's rows then b's
+                cand = torch.randint(in_dim, (2 * out_dim, self.candidates), generator=generator)
+                self.register_buffer("cand", cand)
+            conn = torch.randn(2 * out_dim, self.candidates, generator=generator)
+            self.conn = nn.Parameter(conn)
+        else:
+            self.register_buffer("a", a.to(torch.int64))
+            self.register_buffer("b", b.to(torch.int64))
         if residual_init:
             logits = torch.zeros(out_dim, gates.NUM_GATES)
             logits[:, gates.PASS_A] = RESIDUAL_LOGIT
@@ -202,9 +242,37 @@ class LogicLayer(nn.Module):
         self.logits = nn.Parameter(logits)
         self.register_buffer("poly", torch.from_numpy(gates.poly_matrix().copy()), persistent=False)
 
+    def __getattr__(self, name: str) -> Any:
+        # learned connections: ``a`` and ``b`` are the argmax candidates, read when asked
+        if name in ("a", "b") and "conn" in self.__dict__.get("_parameters", {}):
+            pick = self.wiring()
+            return pick[: self.out_dim] if name == "a" else pick[self.out_dim :]
+        return super().__getattr__(name)
+
+    def wiring(self) -> torch.Tensor:
+        """Learned connections: the chosen input of every slot, a's then b's [2 out_dim]."""
+        pick = self.conn.detach().argmax(dim=-1)
+        cand = self._buffers.get("cand")
+        return pick if cand is None else cand.gather(1, pick.view(-1, 1)).squeeze(1)
+
     def ops(self) -> torch.Tensor:
         """Gate id of every neuron after discretization: LongTensor [out_dim]."""
         return self.logits.detach().argmax(dim=-1)
+
+    def _learned_inputs(self, x: torch.Tensor, how: How, dim: int) -> torch.Tensor:
+        """Both inputs of every neuron from ``x`` along ``dim`` (-1: batch-major, 0:
+        feature-major), as [2 * out_dim] on that dim: a's, then b's."""
+        if how == "hard":
+            return x.index_select(dim, self.wiring())
+        w = connection_weights(self.conn, how, self.mode).to(x.dtype)  # [2 out, K]
+        cand = self._buffers.get("cand")
+        if cand is None:  # every input: one matrix product
+            return w @ x if dim == 0 else x @ w.t()
+        if dim == 0:  # [2 out, K, batch] weighted over K
+            g = x.index_select(0, cand.reshape(-1)).view(*cand.shape, x.shape[1])
+            return torch.bmm(w.unsqueeze(1), g).squeeze(1)
+        g = x.index_select(-1, cand.reshape(-1)).view(*x.shape[:-1], *cand.shape)
+        return (g * w).sum(-1)
 
     def weights(self, how: How) -> torch.Tensor:
         """Mixture weights [out_dim, 16] over the gates."""
@@ -225,8 +293,11 @@ class LogicLayer(nn.Module):
         if how is None:
             how = "train" if self.training else "hard"
         c = self.coefficients(how)
-        xa = x.index_select(-1, self.a)
-        xb = x.index_select(-1, self.b)
+        if self.candidates:
+            xa, xb = self._learned_inputs(x, how, -1).split(self.out_dim, dim=-1)
+        else:
+            xa = x.index_select(-1, self.a)
+            xb = x.index_select(-1, self.b)
         return c[:, 0] + xa * (c[:, 1] + c[:, 3] * xb) + c[:, 2] * xb
 
     def forward_fm(
@@ -240,10 +311,20 @@ class LogicLayer(nn.Module):
         """
         if how is None:
             how = "train" if self.training else "hard"
+        if self.candidates:
+            # the chosen inputs as a [2 out, batch] map, then the fused gate kernel on it
+            pair = self._learned_inputs(x, how, 0)
+            idx = torch.arange(2 * self.out_dim, device=x.device)
+            a, b = idx[: self.out_dim], idx[self.out_dim :]
+            return logic_layer_fm(pair, self.coefficients(how), a, b, backend)
         return logic_layer_fm(x, self.coefficients(how), self.a, self.b, backend)
 
     def extra_repr(self) -> str:
-        return f"{self.in_dim} -> {self.out_dim}, connections={self.connections}, mode={self.mode}"
+        learned = f", candidates={self.candidates}" if self.candidates else ""
+        return (
+            f"{self.in_dim} -> {self.out_dim}, connections={self.connections}, "
+            f"mode={self.mode}{learned}"
+        )
 
 
 class GroupSum(nn.Module):
@@ -296,6 +377,7 @@ class LogicNet(nn.Module):
         residual_init: bool = False,
         seed: int = 0,
         temperature: float = 1.0,
+        candidates: int = 0,
     ) -> None:
         super().__init__()
         if isinstance(encoder, dict):
@@ -318,11 +400,13 @@ class LogicNet(nn.Module):
             "seed": int(seed),
             "temperature": float(temperature),
         }
+        if candidates:  # only when used: older readers of the config stay valid
+            self.config["candidates"] = int(candidates)
         gen = torch.Generator().manual_seed(int(seed))
         self.encoder = Thermometer(encoder)
         dims = [encoder.num_bits, *widths]
         self.layers = nn.ModuleList(
-            LogicLayer(i, o, connections, mode, residual_init, gen, temperature)
+            LogicLayer(i, o, connections, mode, residual_init, gen, temperature, candidates)
             for i, o in zip(dims[:-1], dims[1:], strict=True)
         )
         self.head = GroupSum(num_classes, tau)

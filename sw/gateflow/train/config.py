@@ -49,6 +49,10 @@ class TrainConfig:
     connections: str = "unique"
     residual_init: bool = False
     temperature: float = 1.0  # Gumbel-softmax temperature (gumbel mode)
+    # lgn: learn each gate input among this many random candidates (0: fixed wiring,
+    # -1: every input of the layer); the dense layers of a conv net too
+    # (gateflow.nn.logic, learned connections)
+    candidates: int = 0
     lr: float = 0.1  # Adam; Gumbel training liked 0.1 on digits and MNIST (0.01 was much slower)
     schedule: str = "constant"  # learning rate: "constant" or "cosine" (decays to 0 at the end)
     batch_size: int = 128
@@ -138,6 +142,13 @@ class TrainConfig:
             raise TrainError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.connections not in CONNECTIONS:
             raise TrainError(f"connections must be one of {CONNECTIONS}, got {self.connections!r}")
+        if self.candidates < -1 or self.candidates == 1:
+            raise TrainError(
+                "candidates must be 0 (fixed wiring), >= 2 or -1 (every input), "
+                f"got {self.candidates}"
+            )
+        if self.candidates and self.arch != "lgn":
+            raise TrainError(f"learned connections go with arch 'lgn', not {self.arch!r}")
         if self.schedule not in SCHEDULES:
             raise TrainError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
         if self.device not in DEVICES:

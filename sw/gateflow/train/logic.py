@@ -106,6 +106,7 @@ def build_model(
             residual_init=config.residual_init,
             seed=config.seed,
             temperature=config.temperature,
+            candidates=config.candidates,
         )
     return LogicNet(
         encoder,
@@ -117,6 +118,7 @@ def build_model(
         residual_init=config.residual_init,
         seed=config.seed,
         temperature=config.temperature,
+        candidates=config.candidates,
     )
 
 
