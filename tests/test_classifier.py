@@ -106,3 +106,16 @@ def test_simulate_and_board(fitted, cancer, tmp_path):
     assert rep.ok and rep.bit_exact == rep.total == 40
     with fitted.board("sim", build=tmp_path / "board") as board:
         assert board.predict_labels(Xte[:16]) == list(fitted.predict(Xte[:16]))
+
+
+def test_learned_connections_through_the_classifier(cancer, tmp_path):
+    """candidates=-1: every gate input chosen among all features' bits; predict equals the
+    golden model of the exported IR, and the learned net still classifies."""
+    Xtr, Xte, ytr, yte = cancer
+    clf = gateflow.LogicGateClassifier(steps=300, candidates=-1, mode="softmax", tau=3.0)
+    clf.fit(Xtr, ytr)
+    assert clf.model_.config["candidates"] == -1 and clf.config_.candidates == -1
+    net = ir.load(clf.export_ir(tmp_path / "ir.json"))
+    golden = evaluate(net, Xte)
+    assert list(clf.predict(Xte)) == [clf.classes_[c] for c in golden.pred]
+    assert clf.score(Xte, yte) > 0.85

@@ -267,6 +267,8 @@ class LogicGateClassifier(_Classifier):
     network), except that the last width follows the classes: 100 outputs per class.
     ``encoding`` is ``quantile`` (default), ``uniform`` or ``fixed`` (with
     ``thresholds``), with ``bits_per_feature`` thermometer bits per feature.
+    ``candidates`` learns each gate's inputs (``K`` random candidates, or -1 for every
+    input of the layer; docs/training.md).
     """
 
     def __init__(
@@ -278,6 +280,7 @@ class LogicGateClassifier(_Classifier):
         tau: float | None = None,
         mode: str | None = None,
         connections: str | None = None,
+        candidates: int | None = None,
         residual_init: bool | None = None,
         temperature: float | None = None,
         schedule: str | None = None,
@@ -298,6 +301,7 @@ class LogicGateClassifier(_Classifier):
         self.tau = tau
         self.mode = mode
         self.connections = connections
+        self.candidates = candidates
         self.residual_init = residual_init
         self.temperature = temperature
         self.schedule = schedule

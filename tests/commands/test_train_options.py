@@ -41,6 +41,11 @@ def test_options_default_to_none_so_arch_picks_the_defaults():
     args = parser.parse_args(["train", "--val-fraction", "0.1", "--early-stopping", "4"])
     config = train_config(args)
     assert config.val_fraction == 0.1 and config.early_stopping == 4
+    assert train_config(parser.parse_args(["train", "--candidates", "all"])).candidates == -1
+    assert train_config(parser.parse_args(["train", "--candidates", "16"])).candidates == 16
+    for bad in ("1", "-3", "many"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["train", "--candidates", bad])
 
 
 @pytest.mark.parametrize(
@@ -49,6 +54,7 @@ def test_options_default_to_none_so_arch_picks_the_defaults():
         (["--val-fraction", "0.95"], "val_fraction must lie in [0, 0.9], got 0.95"),
         (["--early-stopping", "3"], "early stopping needs a validation split"),
         (["--val-fraction", "0.0001"], "holds out no sample of the 1437 training samples"),
+        (["--arch", "binary", "--candidates", "4"], "learned connections go with arch 'lgn'"),
     ],
 )
 def test_bad_validation_options_are_one_line_errors(args, message, tmp_path, capsys):
