@@ -57,6 +57,24 @@ RECIPES = {
             eval_every=1000,
         ).replace(tau=10.0),  # 150 outputs per class, not 800
     ),
+    # one layer of gates whose inputs are learned among all the pixel bits
+    # (docs/training.md, learned connections): 97.63% in 3,921 gates after the passes
+    "mnist-learned": Recipe(
+        "full MNIST, 2-bit pixels, one layer of 4000 gates with learned connections (all "
+        "inputs), softmax, tau 5, 4000 steps, 1-pixel shifts",
+        DEFAULT_DIGITS.replace(
+            dataset="mnist",
+            widths=[4000],
+            candidates=-1,
+            mode="softmax",
+            lr=0.075,
+            tau=5.0,
+            batch_size=256,
+            steps=4000,
+            augment=1,
+            eval_every=1000,
+        ),
+    ),
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
         "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
