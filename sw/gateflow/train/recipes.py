@@ -75,6 +75,26 @@ RECIPES = {
             eval_every=1000,
         ),
     ),
+    # the learned-connection network for the iCEBreaker: one layer small enough that its
+    # program fits the block RAMs of the sequential core (docs/boards.md): 97.10%
+    "mnist-icebreaker": Recipe(
+        "full MNIST, 20x20 crop, 1-bit pixels, one layer of 2500 gates with learned "
+        "connections (all inputs), softmax, tau 5, 4000 steps, 1-pixel shifts",
+        DEFAULT_DIGITS.replace(
+            dataset="mnist",
+            crop=20,
+            bits_per_feature=1,
+            widths=[2500],
+            candidates=-1,
+            mode="softmax",
+            lr=0.075,
+            tau=5.0,
+            batch_size=256,
+            steps=4000,
+            augment=1,
+            eval_every=1000,
+        ),
+    ),
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
         "digits, 2-bit pixels, conv c64k3d2p1o2 -> 1000,1000 gates",
