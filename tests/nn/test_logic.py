@@ -249,7 +249,9 @@ def test_learned_connections_read_the_argmax_candidate(candidates):
     mix = (x[:, idx] * w).sum(-1)
     c = layer.coefficients("soft").detach()
     xa, xb = mix[:, :40], mix[:, 40:]
-    torch.testing.assert_close(layer(x, "soft"), c[:, 0] + xa * (c[:, 1] + c[:, 3] * xb) + c[:, 2] * xb)
+    torch.testing.assert_close(
+        layer(x, "soft"), c[:, 0] + xa * (c[:, 1] + c[:, 3] * xb) + c[:, 2] * xb
+    )
 
 
 @pytest.mark.parametrize("mode", ["softmax", "gumbel"])
@@ -269,7 +271,10 @@ def test_learned_connections_bad_counts_and_fixed_wiring_unchanged():
         with pytest.raises(ModelError, match="candidates"):
             LogicLayer(10, 10, candidates=bad)
     # candidates=0 is the fixed wiring, drawn exactly as before
-    fixed, plain = LogicLayer(10, 12, generator=_gen(), candidates=0), LogicLayer(10, 12, generator=_gen())
+    fixed, plain = (
+        LogicLayer(10, 12, generator=_gen(), candidates=0),
+        LogicLayer(10, 12, generator=_gen()),
+    )
     assert torch.equal(fixed.a, plain.a) and "conn" not in dict(fixed.named_parameters())
 
 

@@ -10,9 +10,9 @@ import shlex
 import sys
 from pathlib import Path
 
+from gateflow.argtypes import candidates as _candidates
 from gateflow.argtypes import nonneg as _nonneg
 from gateflow.argtypes import numbers as _numbers
-from gateflow.argtypes import candidates as _candidates
 from gateflow.argtypes import positive as _positive
 from gateflow.argtypes import widths as _widths
 from gateflow.errors import GateflowError

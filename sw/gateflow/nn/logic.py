@@ -39,7 +39,6 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from gateflow import gates
@@ -154,19 +153,24 @@ def gumbel_noise(like: torch.Tensor) -> torch.Tensor:
     return u.log_().neg_().log_().neg_()
 
 
+def one_hot_argmax(t: torch.Tensor) -> torch.Tensor:
+    """One-hot [..., K] of the argmax over the last dim (ties to the lowest index), no
+    gradient."""
+    return torch.zeros_like(t).scatter_(-1, t.detach().argmax(dim=-1, keepdim=True), 1.0)
+
+
 def gate_weights(logits: torch.Tensor, how: How, mode: str, temperature: float) -> torch.Tensor:
     """Mixture weights [..., 16] over the gates from ``logits`` [..., 16]: one-hot argmax
     ("hard"), softmax ("soft", and "train" in softmax mode), or in gumbel mode a one-hot
     sample of softmax((logits + Gumbel noise) / temperature) with its gradient
     (straight-through)."""
     if how == "hard":
-        return F.one_hot(logits.detach().argmax(dim=-1), gates.NUM_GATES).to(logits.dtype)
+        return one_hot_argmax(logits)
     if how == "soft" or (how == "train" and mode == "softmax"):
         return torch.softmax(logits, dim=-1)
     if how == "train":  # gumbel: hard forward, straight-through softmax gradients
         soft = torch.softmax((logits + gumbel_noise(logits)) / temperature, -1)
-        hard = torch.zeros_like(soft).scatter_(-1, soft.argmax(dim=-1, keepdim=True), 1.0)
-        return hard + (soft - soft.detach())  # exactly one-hot in value
+        return one_hot_argmax(soft) + (soft - soft.detach())  # exactly one-hot in value
     raise ModelError(f"how must be one of {HOWS}, got {how!r}")
 
 
@@ -179,11 +183,10 @@ def connection_weights(logits: torch.Tensor, how: How, mode: str) -> torch.Tenso
         return torch.softmax(logits, dim=-1)
     if how not in HOWS:
         raise ModelError(f"how must be one of {HOWS}, got {how!r}")
-    hard = torch.zeros_like(logits).scatter_(-1, logits.detach().argmax(-1, keepdim=True), 1.0)
     if how == "hard":
-        return hard
+        return one_hot_argmax(logits)
     soft = torch.softmax(logits, dim=-1)
-    return hard + (soft - soft.detach())  # exactly one-hot in value
+    return one_hot_argmax(logits) + (soft - soft.detach())  # exactly one-hot in value
 
 
 class LogicLayer(nn.Module):
@@ -221,6 +224,8 @@ class LogicLayer(nn.Module):
         self.in_dim, self.out_dim = in_dim, out_dim
         self.connections, self.mode, self.temperature = connections, mode, float(temperature)
         wiring = random_wiring if connections == "random" else unique_wiring
+        # drawn with learned connections too: the generator then draws the candidates and
+        # their logits exactly as for the networks the recipes were measured with
         a, b = wiring(in_dim, out_dim, generator)
         # learned connections: K candidates per input (all inputs when K < 0 or >= in_dim)
         full = candidates < 0 or candidates >= in_dim

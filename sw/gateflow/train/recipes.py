@@ -35,6 +35,20 @@ _MNIST_CONV = DEFAULT_DIGITS.replace(
     threads=1,
 )
 
+# one layer of learned-connection gates on full MNIST (docs/training.md): every input
+# among all the pixel bits, softmax mixtures, 1-pixel shifts, one thread
+_MNIST_LEARNED = DEFAULT_DIGITS.replace(
+    dataset="mnist",
+    candidates=-1,
+    mode="softmax",
+    lr=0.075,
+    tau=5.0,
+    batch_size=256,
+    steps=4000,
+    augment=1,
+    eval_every=1000,
+)
+
 RECIPES = {
     # the digits network for the iCEBreaker's 5,280 LUT4: a wide first layer, few outputs
     # per class (60: the class popcounts are most of a core's LUTs), 3-bit features
@@ -62,38 +76,14 @@ RECIPES = {
     "mnist-learned": Recipe(
         "full MNIST, 2-bit pixels, one layer of 4000 gates with learned connections (all "
         "inputs), softmax, tau 5, 4000 steps, 1-pixel shifts",
-        DEFAULT_DIGITS.replace(
-            dataset="mnist",
-            widths=[4000],
-            candidates=-1,
-            mode="softmax",
-            lr=0.075,
-            tau=5.0,
-            batch_size=256,
-            steps=4000,
-            augment=1,
-            eval_every=1000,
-        ),
+        _MNIST_LEARNED.replace(widths=[4000]),
     ),
     # the learned-connection network for the iCEBreaker: one layer small enough that its
     # program fits the block RAMs of the sequential core (docs/boards.md): 97.10%
     "mnist-icebreaker": Recipe(
         "full MNIST, 20x20 crop, 1-bit pixels, one layer of 2500 gates with learned "
         "connections (all inputs), softmax, tau 5, 4000 steps, 1-pixel shifts",
-        DEFAULT_DIGITS.replace(
-            dataset="mnist",
-            crop=20,
-            bits_per_feature=1,
-            widths=[2500],
-            candidates=-1,
-            mode="softmax",
-            lr=0.075,
-            tau=5.0,
-            batch_size=256,
-            steps=4000,
-            augment=1,
-            eval_every=1000,
-        ),
+        _MNIST_LEARNED.replace(crop=20, bits_per_feature=1, widths=[2500]),
     ),
     # the small conv net of `make sim ARCH=conv`: 8x8 digits, 2 thermometer bits per pixel
     "digits-conv": Recipe(
