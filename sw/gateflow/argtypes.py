@@ -35,14 +35,9 @@ def positive(text: str) -> int:
 
 
 def candidates(text: str) -> int:
-    """Learned connections: ``all`` (-1: every input) or a number of candidates (0: fixed
-    wiring, else >= 2)."""
-    if text.strip().lower() == "all":
-        return -1
-    value = nonneg(text)
-    if value == 1:
-        raise argparse.ArgumentTypeError("expected 0 (fixed wiring), >= 2 or 'all', got 1")
-    return value
+    """Learned connections: ``all`` (-1: every input) or a number of candidates (the
+    training config says which numbers are valid)."""
+    return -1 if text.strip().lower() == "all" else nonneg(text)
 
 
 def numbers(text: str) -> list[float]:

@@ -43,7 +43,7 @@ def test_options_default_to_none_so_arch_picks_the_defaults():
     assert config.val_fraction == 0.1 and config.early_stopping == 4
     assert train_config(parser.parse_args(["train", "--candidates", "all"])).candidates == -1
     assert train_config(parser.parse_args(["train", "--candidates", "16"])).candidates == 16
-    for bad in ("1", "-3", "many"):
+    for bad in ("-3", "many"):
         with pytest.raises(SystemExit):
             parser.parse_args(["train", "--candidates", bad])
 
@@ -55,6 +55,7 @@ def test_options_default_to_none_so_arch_picks_the_defaults():
         (["--early-stopping", "3"], "early stopping needs a validation split"),
         (["--val-fraction", "0.0001"], "holds out no sample of the 1437 training samples"),
         (["--arch", "binary", "--candidates", "4"], "learned connections go with arch 'lgn'"),
+        (["--candidates", "1"], "candidates must be 0 (fixed wiring), >= 2 or -1"),
     ],
 )
 def test_bad_validation_options_are_one_line_errors(args, message, tmp_path, capsys):
